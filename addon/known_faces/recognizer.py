@@ -1,0 +1,105 @@
+"""Engine + gallery: recognise snapshots and enroll faces (what the CLI and service share).
+
+The in-memory matcher is rebuilt only when the gallery's version changes, and swapped as one
+reference, so concurrent recognitions never see half a gallery. ``refresh`` is cheap (one
+SQLite read) and lets a long-running service pick up people enrolled by another process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import numpy as np
+
+from .engine import Engine, decode_crop, encode_crop, timed
+from .gallery import Face, Gallery
+from .match import Matcher, MatchSettings
+from .results import FaceStatus, SnapshotResult
+
+REEMBED_BATCH = 32
+
+
+class Recognizer:
+    """Recognition and enrollment against one gallery."""
+
+    def __init__(self, engine: Engine, gallery: Gallery, match: MatchSettings | None = None,
+                 *, keep_unknown: bool = True) -> None:
+        self.engine = engine
+        self.gallery = gallery
+        self.match_settings = match or MatchSettings()
+        self.keep_unknown = keep_unknown
+        self._lock = threading.Lock()
+        self._version = -1
+        self._matcher = Matcher([], [])
+        self.refresh()
+
+    @property
+    def matcher(self) -> Matcher:
+        """The current immutable matcher."""
+        return self._matcher
+
+    def refresh(self) -> bool:
+        """Rebuild the matcher if the gallery changed (here or in another process)."""
+        version = self.gallery.version
+        if version == self._version:
+            return False
+        with self._lock:
+            if self.gallery.faces_missing_embeddings(self.engine.model_id):
+                self.reembed()
+            version = self.gallery.version
+            self._matcher = self.gallery.matcher(self.engine.model_id)
+            self._version = version
+        return True
+
+    def reembed(self) -> int:
+        """Compute this model's vectors for stored crops that lack them (model change, import);
+        nobody has to enroll again. Returns how many faces were embedded."""
+        missing = self.gallery.faces_missing_embeddings(self.engine.model_id)
+        for start in range(0, len(missing), REEMBED_BATCH):
+            chunk = missing[start : start + REEMBED_BATCH]
+            vectors = self.engine.embed_crops([decode_crop(crop) for _, crop in chunk])
+            self.gallery.store_embeddings(
+                self.engine.model_id, [(fid, v) for (fid, _), v in zip(chunk, vectors, strict=True)]
+            )
+        return len(missing)
+
+    def recognize(self, data: bytes, *, camera: str = "cli", source: str = "cli",
+                  match: MatchSettings | None = None) -> SnapshotResult:
+        """Every face of a snapshot with its verdict; ``match`` overrides the thresholds
+        (per camera). Unknown faces are kept as sightings for later clustering."""
+        start = time.perf_counter()
+        stages: dict[str, float] = {}
+        faces = self.engine.analyse(data, stages)
+        settings = match or self.match_settings
+        gated = [face for face in faces if face.gated]
+        with timed(stages, "match"):
+            if gated:
+                verdicts = self._matcher.match(
+                    np.stack([f.embedding for f in gated]), settings)
+                for face, verdict in zip(gated, verdicts, strict=True):
+                    face.match = verdict
+                    face.status = FaceStatus.KNOWN if verdict.known else FaceStatus.UNKNOWN
+        result = SnapshotResult(
+            snapshot_id=str(uuid.uuid4()), camera=camera, source=source,
+            model=self.engine.model_id, faces=faces,
+            latency_ms=(time.perf_counter() - start) * 1000, stage_ms=stages,
+        )
+        if self.keep_unknown:
+            for face in gated:
+                if face.status is FaceStatus.UNKNOWN and face.embedding is not None:
+                    self.gallery.add_unknown_sighting(encode_crop(face.crop), face.embedding,
+                                                      self.engine.model_id, camera,
+                                                      result.time.isoformat())
+        return result
+
+    def enroll(self, slug: str, data: bytes, *, source: str = "cli") -> Face:
+        """Add one photo's face to a person (strict gates; EnrollmentRejected says why)."""
+        self.gallery.person(slug)
+        face = self.engine.enrollment_face(data)
+        assert face.embedding is not None
+        stored = self.gallery.add_face(slug, encode_crop(face.crop), face.embedding,
+                                       self.engine.model_id, source, face.quality.as_dict())
+        self.refresh()
+        return stored
