@@ -1,0 +1,68 @@
+"""The Known Faces integration: people, cameras and face events from a Known Faces service."""
+
+from __future__ import annotations
+
+from homeassistant.components import mqtt
+from homeassistant.const import CONF_TOKEN, CONF_URL
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.typing import ConfigType
+
+from .api import InvalidAuth, KnownFacesClient, KnownFacesError
+from .const import DOMAIN, PLATFORMS
+from .coordinator import KnownFacesCoordinator
+from .data import KnownFacesConfigEntry, KnownFacesData
+from .services import async_setup_services
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the services once, whatever the number of entries."""
+    async_setup_services(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: KnownFacesConfigEntry) -> bool:
+    """Probe the service, seed the gallery over HTTP, add the entities, then follow MQTT."""
+    if not await mqtt.async_wait_for_mqtt_client(hass):
+        raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="mqtt_not_ready")
+
+    client = KnownFacesClient(
+        async_get_clientsession(hass), entry.data[CONF_URL], entry.data[CONF_TOKEN]
+    )
+    try:
+        health = await client.health()
+        people = await client.people()
+    except InvalidAuth as err:
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="invalid_auth"
+        ) from err
+    except KnownFacesError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="cannot_connect",
+            translation_placeholders={"url": client.url, "error": str(err)},
+        ) from err
+
+    coordinator = KnownFacesCoordinator(hass, entry, client, health)
+    coordinator.async_set_people(people)
+    entry.runtime_data = KnownFacesData(client=client, coordinator=coordinator)
+
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    for unsubscribe in await coordinator.async_subscribe():
+        entry.async_on_unload(unsubscribe)
+    entry.async_on_unload(entry.add_update_listener(_async_reload_on_options))
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: KnownFacesConfigEntry) -> bool:
+    """Unload the platforms; the MQTT subscriptions go with the entry's unload callbacks."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def _async_reload_on_options(hass: HomeAssistant, entry: KnownFacesConfigEntry) -> None:
+    """A new topic prefix means new subscriptions: reload."""
+    await hass.config_entries.async_reload(entry.entry_id)

@@ -1,0 +1,142 @@
+"""HTTP client for the Known Faces service (`/api/v1`, see addon/DOCS.md).
+
+Deliberately free of Home Assistant imports so it can be tested against a bare aiohttp server;
+the session is injected so Home Assistant's shared session is reused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+API_PREFIX = "/api/v1"
+SERVICE_NAME = "known_faces"
+_TIMEOUT = aiohttp.ClientTimeout(total=30)
+
+
+class KnownFacesError(Exception):
+    """Base of every error this client raises."""
+
+
+class CannotConnect(KnownFacesError):
+    """The service could not be reached, timed out or answered with a server error."""
+
+
+class InvalidAuth(KnownFacesError):
+    """The service refused the token."""
+
+
+class NotKnownFaces(KnownFacesError):
+    """Something answered at the URL, but it is not a Known Faces service."""
+
+
+class RequestRejected(KnownFacesError):
+    """The service refused a request with a 4xx and an error code (`no_face`, ...)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        """Keep the service's code: callers map it to a translated message."""
+        super().__init__(f"{code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class KnownFacesClient:
+    """Talks to one Known Faces service."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str, token: str) -> None:
+        """Keep the session, the base URL (without the API prefix) and the bearer token."""
+        self._session = session
+        self.url = url.rstrip("/")
+        self._token = token
+
+    async def health(self) -> dict[str, Any]:
+        """Return `/health`, checking that the answer comes from a Known Faces service."""
+        try:
+            data = await self._request("GET", "/health", auth=False)
+        except (InvalidAuth, RequestRejected) as err:
+            raise NotKnownFaces(str(err)) from err
+        if not isinstance(data, dict) or data.get("service") != SERVICE_NAME:
+            raise NotKnownFaces(f"{self.url} does not look like a Known Faces service")
+        if not data.get("instance_id"):
+            raise NotKnownFaces("the service did not report an instance_id")
+        return data
+
+    async def people(self) -> list[dict[str, Any]]:
+        """Return the enrolled people (`person`, `name`, `face_count`, `created`)."""
+        data = await self._request("GET", "/people")
+        if not isinstance(data, dict) or not isinstance(data.get("people"), list):
+            raise NotKnownFaces("GET /people: unexpected answer")
+        return data["people"]
+
+    async def create_person(self, name: str) -> dict[str, Any]:
+        """Create a person; the service derives the slug from the name."""
+        return await self._request("POST", "/people", json={"name": name})
+
+    async def rename_person(self, slug: str, name: str) -> dict[str, Any]:
+        """Change a person's display name; the slug stays."""
+        return await self._request("PATCH", f"/people/{slug}", json={"name": name})
+
+    async def delete_person(self, slug: str) -> None:
+        """Delete a person with their crops and embeddings."""
+        await self._request("DELETE", f"/people/{slug}")
+
+    async def add_face(self, slug: str, image: bytes, source: str) -> dict[str, Any]:
+        """Enroll one face image for a person (quality-gated by the service)."""
+        return await self._request(
+            "POST", f"/people/{slug}/faces", params={"source": source}, data=image
+        )
+
+    async def recognize(
+        self, image: bytes, camera: str | None = None, publish: bool = False
+    ) -> dict[str, Any]:
+        """Recognise the faces in one image."""
+        params = {"publish": "true" if publish else "false"}
+        if camera:
+            params["camera"] = camera
+        return await self._request("POST", "/recognize", params=params, data=image)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        auth: bool = True,
+        params: dict[str, str] | None = None,
+        json: Any = None,
+        data: bytes | None = None,
+    ) -> Any:
+        """Send one request and map the outcome onto this module's errors."""
+        headers = {"Authorization": f"Bearer {self._token}"} if auth else {}
+        if data is not None:
+            headers["Content-Type"] = "application/octet-stream"
+        try:
+            async with self._session.request(
+                method,
+                f"{self.url}{API_PREFIX}{path}",
+                headers=headers,
+                params=params,
+                json=json,
+                data=data,
+                timeout=_TIMEOUT,
+            ) as resp:
+                if resp.status in (401, 403):
+                    raise InvalidAuth(f"{method} {path}: HTTP {resp.status}")
+                if resp.status >= 500:
+                    raise CannotConnect(f"{method} {path}: HTTP {resp.status}")
+                if resp.status == 204:
+                    return None
+                try:
+                    body = await resp.json(content_type=None)
+                except ValueError as err:
+                    raise NotKnownFaces(f"{method} {path}: the answer is not JSON") from err
+                if resp.status >= 400:
+                    if not isinstance(body, dict) or "error" not in body:
+                        raise NotKnownFaces(f"{method} {path}: HTTP {resp.status}")
+                    raise RequestRejected(
+                        resp.status, str(body["error"]), str(body.get("message", ""))
+                    )
+                return body
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise CannotConnect(f"{method} {path}: {err}") from err

@@ -1,0 +1,76 @@
+"""Event entity per camera: fires `known` or `unknown` for every face the service reports."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from homeassistant.components.event import EventEntity
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.entity_platform import AddEntitiesCallback
+
+from .const import EVENT_KNOWN, EVENT_UNKNOWN
+from .coordinator import KnownFacesCoordinator, signal_person_detected
+from .data import KnownFacesConfigEntry
+from .entity import KnownFacesEntity, async_track_subjects, camera_device_info
+
+PARALLEL_UPDATES = 0
+
+# The payload fields an automation most likely needs; the whole payload is on the bus event.
+_ATTRIBUTES = ("person", "name", "similarity", "event_id")
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: KnownFacesConfigEntry,
+    async_add_entities: AddEntitiesCallback,
+) -> None:
+    """Add an event entity for every camera, now and as cameras appear."""
+    coordinator = entry.runtime_data.coordinator
+
+    @callback
+    def add_camera(camera: str) -> None:
+        async_add_entities([KnownFacesFaceEvent(coordinator, camera)])
+
+    async_track_subjects(hass, entry, add_camera=add_camera)
+
+
+class KnownFacesFaceEvent(KnownFacesEntity, EventEntity):
+    """Fires once per face seen on the camera."""
+
+    _attr_event_types: ClassVar[list[str]] = [EVENT_KNOWN, EVENT_UNKNOWN]
+    _attr_translation_key = "face"
+
+    def __init__(self, coordinator: KnownFacesCoordinator, camera: str) -> None:
+        """Attach the entity to the camera's device."""
+        super().__init__(
+            coordinator, camera_device_info(coordinator, camera), f"camera:{camera}:face"
+        )
+        self._camera = camera
+
+    async def async_added_to_hass(self) -> None:
+        """Listen to the coordinator's stream of `person_detected` payloads."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass,
+                signal_person_detected(self.coordinator.config_entry.entry_id),
+                self._on_person_detected,
+            )
+        )
+
+    @callback
+    def _on_person_detected(self, payload: dict[str, Any]) -> None:
+        """Fire for this camera's faces only."""
+        if payload.get("camera") != self._camera:
+            return
+        self._trigger_event(
+            EVENT_KNOWN if payload.get("known") else EVENT_UNKNOWN,
+            {key: payload.get(key) for key in _ATTRIBUTES},
+        )
+        self.async_write_ha_state()
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Only availability can change here; events arrive through the dispatcher."""
+        self.async_write_ha_state()

@@ -1,0 +1,49 @@
+"""What the integration knows about one Known Faces service, built from its MQTT topics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class Person:
+    """An enrolled person, as listed on the gallery topic; the slug never changes."""
+
+    slug: str
+    name: str
+    face_count: int = 0
+
+
+@dataclass
+class Sighting:
+    """Where and when a person was last recognised."""
+
+    camera: str
+    time: datetime | None
+    similarity: float | None
+
+
+@dataclass
+class CameraState:
+    """The latest report of one camera."""
+
+    face_count: int | None = None
+    unknown: int | None = None
+    time: datetime | None = None
+    last_person: str | None = None
+    last_person_slug: str | None = None
+    last_similarity: float | None = None
+    face: bytes | None = None
+    face_time: datetime | None = None
+
+
+@dataclass
+class KnownFacesState:
+    """Everything the entities show; replaced piecemeal as messages arrive."""
+
+    status: str | None = None
+    gallery_version: int | None = None
+    people: dict[str, Person] = field(default_factory=dict)
+    sightings: dict[str, Sighting] = field(default_factory=dict)
+    cameras: dict[str, CameraState] = field(default_factory=dict)

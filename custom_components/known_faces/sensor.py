@@ -1,0 +1,156 @@
+"""Sensors: last seen camera and time per person; last person and face count per camera."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from homeassistant.components.sensor import (
+    RestoreSensor,
+    SensorDeviceClass,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.typing import StateType
+
+from .coordinator import KnownFacesCoordinator
+from .data import KnownFacesConfigEntry
+from .entity import (
+    KnownFacesEntity,
+    async_track_subjects,
+    camera_device_info,
+    person_device_info,
+)
+from .models import KnownFacesState
+
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class KnownFacesSensorDescription(SensorEntityDescription):
+    """A sensor of a person or a camera; `value_fn` reads it from the state by slug or camera."""
+
+    value_fn: Callable[[KnownFacesState, str], StateType | datetime]
+
+
+def _sighting_camera(data: KnownFacesState, slug: str) -> str | None:
+    """The camera a person was last recognised on."""
+    sighting = data.sightings.get(slug)
+    return sighting.camera if sighting else None
+
+
+def _sighting_time(data: KnownFacesState, slug: str) -> datetime | None:
+    """When a person was last recognised."""
+    sighting = data.sightings.get(slug)
+    return sighting.time if sighting else None
+
+
+def _camera_last_person(data: KnownFacesState, camera: str) -> str | None:
+    """Display name of the last person recognised on a camera."""
+    state = data.cameras.get(camera)
+    return state.last_person if state else None
+
+
+def _camera_face_count(data: KnownFacesState, camera: str) -> int | None:
+    """Faces in the camera's last processed snapshot."""
+    state = data.cameras.get(camera)
+    return state.face_count if state else None
+
+
+PERSON_SENSORS: tuple[KnownFacesSensorDescription, ...] = (
+    KnownFacesSensorDescription(
+        key="last_camera", translation_key="last_camera", value_fn=_sighting_camera
+    ),
+    KnownFacesSensorDescription(
+        key="last_seen",
+        translation_key="last_seen",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=_sighting_time,
+    ),
+)
+
+CAMERA_SENSORS: tuple[KnownFacesSensorDescription, ...] = (
+    KnownFacesSensorDescription(
+        key="last_person", translation_key="last_person", value_fn=_camera_last_person
+    ),
+    KnownFacesSensorDescription(
+        key="face_count",
+        translation_key="face_count",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=_camera_face_count,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: KnownFacesConfigEntry,
+    async_add_entities: AddEntitiesCallback,
+) -> None:
+    """Add the sensors of every person and camera, now and as they appear."""
+    coordinator = entry.runtime_data.coordinator
+
+    @callback
+    def add_people(slugs: list[str]) -> None:
+        async_add_entities(
+            KnownFacesSensor(
+                coordinator,
+                description,
+                slug,
+                person_device_info(coordinator, slug),
+                f"person:{slug}:{description.key}",
+            )
+            for slug in slugs
+            for description in PERSON_SENSORS
+        )
+
+    @callback
+    def add_camera(camera: str) -> None:
+        async_add_entities(
+            KnownFacesSensor(
+                coordinator,
+                description,
+                camera,
+                camera_device_info(coordinator, camera),
+                f"camera:{camera}:{description.key}",
+            )
+            for description in CAMERA_SENSORS
+        )
+
+    async_track_subjects(hass, entry, add_people=add_people, add_camera=add_camera)
+
+
+class KnownFacesSensor(KnownFacesEntity, RestoreSensor):
+    """A sensor that keeps its last value across restarts until the service reports a new one."""
+
+    entity_description: KnownFacesSensorDescription
+
+    def __init__(
+        self,
+        coordinator: KnownFacesCoordinator,
+        description: KnownFacesSensorDescription,
+        subject: str,
+        device_info: DeviceInfo,
+        unique_id: str,
+    ) -> None:
+        """`subject` is the person's slug or the camera's name."""
+        super().__init__(coordinator, device_info, unique_id)
+        self.entity_description = description
+        self._subject = subject
+        self._restored: StateType | datetime = None
+
+    async def async_added_to_hass(self) -> None:
+        """Restore the last value: a restart must not make people look never seen."""
+        await super().async_added_to_hass()
+        if (last := await self.async_get_last_sensor_data()) is not None:
+            self._restored = last.native_value
+
+    @property
+    def native_value(self) -> StateType | datetime:
+        """The service's latest value, else the restored one."""
+        value = self.entity_description.value_fn(self.coordinator.data, self._subject)
+        return self._restored if value is None else value

@@ -1,0 +1,295 @@
+"""Services `enroll`, `forget`, `rename` and `recognize`, over the service's HTTP API.
+
+Registered once in `async_setup`; each call names its config entry. A user's mistake (no face in
+the image, unknown person, path outside the allowlist, ...) raises `ServiceValidationError` with a
+translation key; a service or network failure raises `HomeAssistantError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import aiohttp
+import voluptuous as vol
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.selector import ConfigEntrySelector
+
+from .api import InvalidAuth, KnownFacesError, RequestRejected
+from .const import DOMAIN
+from .data import KnownFacesConfigEntry
+
+SERVICE_ENROLL = "enroll"
+SERVICE_FORGET = "forget"
+SERVICE_RENAME = "rename"
+SERVICE_RECOGNIZE = "recognize"
+
+ATTR_CONFIG_ENTRY = "config_entry"
+ATTR_NAME = "name"
+ATTR_PERSON = "person"
+ATTR_FILE_PATH = "file_path"
+ATTR_CAMERA = "camera"
+ATTR_URL = "url"
+ATTR_PUBLISH = "publish"
+
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+_DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=30)
+
+# Error codes of the service that describe the user's input, not a failure of the service.
+USER_ERROR_CODES = frozenset(
+    {
+        "no_face",
+        "several_faces",
+        "too_small",
+        "blurred",
+        "low_quality",
+        "invalid_image",
+        "unknown_person",
+        "duplicate_name",
+        "invalid_name",
+    }
+)
+
+_ENTRY = {vol.Required(ATTR_CONFIG_ENTRY): ConfigEntrySelector({"integration": DOMAIN})}
+_IMAGE_SOURCE = {
+    vol.Optional(ATTR_FILE_PATH): cv.string,
+    vol.Optional(ATTR_CAMERA): cv.entity_domain("camera"),
+    vol.Optional(ATTR_URL): cv.url,
+}
+ENROLL_SCHEMA = vol.Schema({**_ENTRY, vol.Required(ATTR_NAME): cv.string, **_IMAGE_SOURCE})
+FORGET_SCHEMA = vol.Schema({**_ENTRY, vol.Required(ATTR_PERSON): cv.string})
+RENAME_SCHEMA = vol.Schema(
+    {**_ENTRY, vol.Required(ATTR_PERSON): cv.string, vol.Required(ATTR_NAME): cv.string}
+)
+RECOGNIZE_SCHEMA = vol.Schema(
+    {**_ENTRY, **_IMAGE_SOURCE, vol.Optional(ATTR_PUBLISH, default=False): cv.boolean}
+)
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the integration's services."""
+
+    async def enroll(call: ServiceCall) -> ServiceResponse:
+        entry = _loaded_entry(hass, call)
+        client = entry.runtime_data.client
+        image, source = await _async_read_image(hass, call)
+        name = call.data[ATTR_NAME].strip()
+        async with _translate_errors(hass, entry):
+            person = _find_person(await client.people(), name)
+            created = person is None
+            if person is None:
+                person = await client.create_person(name)
+            try:
+                result = await client.add_face(person["person"], image, source)
+            except RequestRejected:
+                # A person created for this call and left without a face would only confuse.
+                if created:
+                    await client.delete_person(person["person"])
+                raise
+        return {
+            "person": person["person"],
+            "name": person["name"],
+            "created": created,
+            "face": result.get("face"),
+        }
+
+    async def forget(call: ServiceCall) -> None:
+        entry = _loaded_entry(hass, call)
+        client = entry.runtime_data.client
+        async with _translate_errors(hass, entry):
+            slug = _resolve_person(await client.people(), call.data[ATTR_PERSON])
+            await client.delete_person(slug)
+
+    async def rename(call: ServiceCall) -> None:
+        entry = _loaded_entry(hass, call)
+        client = entry.runtime_data.client
+        async with _translate_errors(hass, entry):
+            slug = _resolve_person(await client.people(), call.data[ATTR_PERSON])
+            await client.rename_person(slug, call.data[ATTR_NAME].strip())
+
+    async def recognize(call: ServiceCall) -> ServiceResponse:
+        entry = _loaded_entry(hass, call)
+        image, _ = await _async_read_image(hass, call)
+        camera = call.data.get(ATTR_CAMERA)
+        async with _translate_errors(hass, entry):
+            result = await entry.runtime_data.client.recognize(
+                image,
+                camera=camera.split(".", 1)[1] if camera else None,
+                publish=call.data[ATTR_PUBLISH],
+            )
+        return result
+
+    hass.services.async_register(
+        DOMAIN, SERVICE_ENROLL, enroll, ENROLL_SCHEMA, SupportsResponse.OPTIONAL
+    )
+    hass.services.async_register(DOMAIN, SERVICE_FORGET, forget, FORGET_SCHEMA)
+    hass.services.async_register(DOMAIN, SERVICE_RENAME, rename, RENAME_SCHEMA)
+    hass.services.async_register(
+        DOMAIN, SERVICE_RECOGNIZE, recognize, RECOGNIZE_SCHEMA, SupportsResponse.ONLY
+    )
+
+
+def _loaded_entry(hass: HomeAssistant, call: ServiceCall) -> KnownFacesConfigEntry:
+    """The call's config entry, which must be a loaded Known Faces entry."""
+    entry_id = call.data[ATTR_CONFIG_ENTRY]
+    entry: KnownFacesConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
+    if entry is None or entry.domain != DOMAIN:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="entry_not_found",
+            translation_placeholders={"entry_id": entry_id},
+        )
+    if entry.state is not ConfigEntryState.LOADED:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="entry_not_loaded",
+            translation_placeholders={"title": entry.title},
+        )
+    return entry
+
+
+def _find_person(people: list[dict[str, Any]], wanted: str) -> dict[str, Any] | None:
+    """A person by slug, else by display name (case-insensitive)."""
+    for person in people:
+        if person.get("person") == wanted:
+            return person
+    folded = wanted.casefold()
+    for person in people:
+        if str(person.get("name", "")).casefold() == folded:
+            return person
+    return None
+
+
+def _resolve_person(people: list[dict[str, Any]], wanted: str) -> str:
+    """The slug of an existing person, or a translated error naming what was asked for."""
+    person = _find_person(people, wanted.strip())
+    if person is None:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="unknown_person",
+            translation_placeholders={"person": wanted},
+        )
+    return str(person["person"])
+
+
+async def _async_read_image(hass: HomeAssistant, call: ServiceCall) -> tuple[bytes, str]:
+    """The image bytes from exactly one of file, camera or URL, and a source label for them."""
+    given = [key for key in (ATTR_FILE_PATH, ATTR_CAMERA, ATTR_URL) if call.data.get(key)]
+    if len(given) != 1:
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="one_image_source")
+    if given == [ATTR_FILE_PATH]:
+        image = await _async_read_file(hass, call.data[ATTR_FILE_PATH])
+        source = "home_assistant:file"
+    elif given == [ATTR_CAMERA]:
+        image = await _async_camera_snapshot(hass, call.data[ATTR_CAMERA])
+        source = f"home_assistant:{call.data[ATTR_CAMERA]}"
+    else:
+        image = await _async_download(hass, call.data[ATTR_URL])
+        source = "home_assistant:url"
+    if len(image) > MAX_IMAGE_BYTES:
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="image_too_large")
+    return image, source
+
+
+async def _async_read_file(hass: HomeAssistant, file_path: str) -> bytes:
+    """Read a file, but only from a directory allowlisted in `allowlist_external_dirs`."""
+    if not hass.config.is_allowed_path(file_path):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="path_not_allowed",
+            translation_placeholders={"path": file_path},
+        )
+    try:
+        return await hass.async_add_executor_job(Path(file_path).read_bytes)
+    except OSError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="file_not_readable",
+            translation_placeholders={"path": file_path, "error": str(err)},
+        ) from err
+
+
+async def _async_camera_snapshot(hass: HomeAssistant, entity_id: str) -> bytes:
+    """A snapshot from a camera entity."""
+    # Imported here so the integration loads even where the camera integration's own
+    # requirements are missing; only this service path needs it.
+    from homeassistant.components.camera import async_get_image
+
+    try:
+        image = await async_get_image(hass, entity_id)
+    except HomeAssistantError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="camera_failed",
+            translation_placeholders={"entity_id": entity_id, "error": str(err)},
+        ) from err
+    return image.content
+
+
+async def _async_download(hass: HomeAssistant, url: str) -> bytes:
+    """Fetch an image by URL with Home Assistant's HTTP session."""
+    session = async_get_clientsession(hass)
+    try:
+        async with session.get(url, timeout=_DOWNLOAD_TIMEOUT) as resp:
+            resp.raise_for_status()
+            return await resp.content.read(MAX_IMAGE_BYTES + 1)
+    except (aiohttp.ClientError, TimeoutError) as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="download_failed",
+            translation_placeholders={"url": url, "error": str(err)},
+        ) from err
+
+
+@asynccontextmanager
+async def _translate_errors(
+    hass: HomeAssistant, entry: KnownFacesConfigEntry
+) -> AsyncIterator[None]:
+    """Turn the client's errors into translated Home Assistant errors."""
+    try:
+        yield
+    except KnownFacesError as err:
+        _raise_translated(hass, entry, err)
+
+
+def _raise_translated(
+    hass: HomeAssistant, entry: KnownFacesConfigEntry, err: KnownFacesError
+) -> NoReturn:
+    """Map one client error; the user's mistakes become `ServiceValidationError`."""
+    if isinstance(err, RequestRejected):
+        key = err.code if err.code in USER_ERROR_CODES else None
+        if key is None and err.status == 413:
+            key = "image_too_large"
+        if key is not None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key=key,
+                translation_placeholders={"message": err.message},
+            ) from err
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="request_rejected",
+            translation_placeholders={"code": err.code, "message": err.message},
+        ) from err
+    if isinstance(err, InvalidAuth):
+        # The token stopped working: let the user enter the new one.
+        entry.async_start_reauth(hass)
+        raise HomeAssistantError(translation_domain=DOMAIN, translation_key="invalid_auth") from err
+    raise HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key="cannot_connect",
+        translation_placeholders={"url": entry.runtime_data.client.url, "error": str(err)},
+    ) from err

@@ -1,0 +1,148 @@
+"""An in-test stand-in for the Known Faces HTTP API (addon/DOCS.md), for client and service tests.
+
+It keeps people in memory and decides an enrollment's fate from the image bytes: an image whose
+bytes are one of the service's 422 reasons (b"no_face", ...) is refused with that reason.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+
+TOKEN = "s3cret-token"
+INSTANCE_ID = "7d1c3a2e-1f4b-4f0e-9c55-2b6d8e0a4f11"
+REJECTIONS = {"no_face", "several_faces", "too_small", "blurred", "low_quality"}
+IMAGE = b"\xff\xd8\xff\xe0 a jpeg of alice"
+
+
+def _error(status: int, code: str, message: str = "") -> web.Response:
+    """An error in the service's JSON shape."""
+    return web.json_response({"error": code, "message": message or code}, status=status)
+
+
+class FakeService:
+    """The routes the integration uses, plus `/image.jpg` to download from."""
+
+    def __init__(self) -> None:
+        """Start with an empty gallery."""
+        self.people: dict[str, dict[str, Any]] = {}
+        self.faces: list[tuple[str, bytes, str]] = []
+        self.recognized: list[dict[str, str]] = []
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> str:
+        """Serve on a free port of 127.0.0.1; returns the base URL."""
+        app = web.Application(middlewares=[self._auth])
+        app.router.add_get("/api/v1/health", self._health)
+        app.router.add_get("/api/v1/people", self._list)
+        app.router.add_post("/api/v1/people", self._create)
+        app.router.add_patch("/api/v1/people/{slug}", self._rename)
+        app.router.add_delete("/api/v1/people/{slug}", self._delete)
+        app.router.add_post("/api/v1/people/{slug}/faces", self._add_face)
+        app.router.add_post("/api/v1/recognize", self._recognize)
+        app.router.add_get("/image.jpg", self._image)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url
+
+    async def stop(self) -> None:
+        """Close the server."""
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    def add_person(self, name: str) -> dict[str, Any]:
+        """Enroll a person directly (no face), as another client would."""
+        slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+        self.people[slug] = {"person": slug, "name": name, "face_count": 0, "created": "t"}
+        return self.people[slug]
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Every route but /health and the test image needs the bearer token."""
+        public = request.path in ("/api/v1/health", "/image.jpg")
+        if not public and request.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return _error(401, "unauthorized")
+        return await handler(request)
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "status": "ok",
+                "service": "known_faces",
+                "version": "0.1.0",
+                "instance_id": INSTANCE_ID,
+                "model": "mobilefacenet-192",
+                "people": len(self.people),
+                "mqtt": "connected",
+            }
+        )
+
+    async def _list(self, request: web.Request) -> web.Response:
+        return web.json_response({"people": list(self.people.values())})
+
+    async def _create(self, request: web.Request) -> web.Response:
+        name = (await request.json()).get("name", "")
+        if not name.strip():
+            return _error(400, "invalid_name")
+        if any(p["name"].casefold() == name.casefold() for p in self.people.values()):
+            return _error(409, "duplicate_name")
+        return web.json_response(self.add_person(name), status=201)
+
+    async def _rename(self, request: web.Request) -> web.Response:
+        person = self.people.get(request.match_info["slug"])
+        if person is None:
+            return _error(404, "unknown_person")
+        name = (await request.json())["name"]
+        if any(p["name"] == name for p in self.people.values() if p is not person):
+            return _error(409, "duplicate_name")
+        person["name"] = name
+        return web.json_response(person)
+
+    async def _delete(self, request: web.Request) -> web.Response:
+        if self.people.pop(request.match_info["slug"], None) is None:
+            return _error(404, "unknown_person")
+        return web.Response(status=204)
+
+    async def _add_face(self, request: web.Request) -> web.Response:
+        person = self.people.get(request.match_info["slug"])
+        if person is None:
+            return _error(404, "unknown_person")
+        body = await request.read()
+        if body.decode("latin-1") in REJECTIONS:
+            return _error(422, body.decode(), f"rejected: {body.decode()}")
+        if not body.startswith(b"\xff\xd8"):
+            return _error(400, "invalid_image")
+        self.faces.append((person["person"], body, request.query.get("source", "")))
+        person["face_count"] += 1
+        face = {"id": len(self.faces), "source": request.query.get("source"), "quality": 0.9}
+        return web.json_response({"face": face, "person": person}, status=201)
+
+    async def _recognize(self, request: web.Request) -> web.Response:
+        await request.read()
+        self.recognized.append(dict(request.query))
+        face = {
+            "known": True,
+            "person": "alice",
+            "name": "Alice",
+            "similarity": 0.8,
+            "status": "known",
+        }
+        return web.json_response(
+            {
+                "snapshot_id": "s1",
+                "camera": request.query.get("camera"),
+                "face_count": 1,
+                "latency_ms": 12.5,
+                "faces": [face],
+            }
+        )
+
+    async def _image(self, request: web.Request) -> web.Response:
+        return web.Response(body=IMAGE, content_type="image/jpeg")
