@@ -55,16 +55,17 @@ def priors(height: int, width: int) -> np.ndarray:
 
 
 def letterbox(image: np.ndarray, long_side: int) -> Letterboxed:
-    """Scale so the long side is ``long_side``, pad to a multiple of 32, subtract the mean."""
+    """Scale so the long side is ``long_side``, pad to a multiple of 32 with the mean colour
+    (zero after mean subtraction), and lay out as an NCHW float32 blob."""
     height, width = image.shape[:2]
     scale = long_side / max(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
+    resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     pad_h, pad_w = -(-new_h // 32) * 32, -(-new_w // 32) * 32
-    canvas = np.zeros((pad_h, pad_w, 3), dtype=np.float32)
-    canvas[:new_h, :new_w] = resized.astype(np.float32) - BGR_MEAN
-    return Letterboxed(np.ascontiguousarray(canvas.transpose(2, 0, 1)[None]), scale)
+    mean = tuple(float(v) for v in BGR_MEAN)
+    padded = cv2.copyMakeBorder(resized, 0, pad_h - new_h, 0, pad_w - new_w,
+                                cv2.BORDER_CONSTANT, value=mean)
+    return Letterboxed(cv2.dnn.blobFromImage(padded, 1.0, None, mean, swapRB=False), scale)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:

@@ -60,7 +60,9 @@ class Matcher:
         """``F×P``: for each query face, the best cosine over each person's embeddings."""
         if not self.people:
             return np.zeros((len(queries), 0), dtype=np.float32)
-        return np.maximum.reduceat(queries @ self.matrix.T, self.starts, axis=1)
+        # N×F rather than F×N: a matrix-vector product over contiguous rows, then the
+        # per-person maximum over each person's contiguous block of rows.
+        return np.maximum.reduceat(self.matrix @ queries.T, self.starts, axis=0).T
 
     def match(self, queries: np.ndarray, settings: MatchSettings) -> list[Match]:
         """The verdict for each query face."""
