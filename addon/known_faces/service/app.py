@@ -126,7 +126,7 @@ class Service:
     def _register_gauges(self) -> None:
         gauge = self.metrics.gauge
         gauge("known_faces_pending_snapshots", "Snapshots waiting (at most one per camera).",
-              lambda: len(self._intake))
+              lambda: self.pending_snapshots)
         gauge("known_faces_gallery_people", "Enrolled people.", lambda: len(self._people()))
         gauge("known_faces_gallery_faces", "Enrolled faces.",
               lambda: sum(p["face_count"] for p in self._people()))
@@ -135,6 +135,11 @@ class Service:
 
     def _people(self) -> list[dict[str, Any]]:
         return self._gallery_payload["people"] if self._gallery_payload else []
+
+    @property
+    def pending_snapshots(self) -> int:
+        """Snapshots received but not yet taken by a worker."""
+        return len(self._intake)
 
     @property
     def mqtt_connected(self) -> bool:

@@ -85,12 +85,12 @@ class MqttLink:
 
     def stop(self, timeout: float = 2.0) -> None:
         """Say ``offline`` (retained) and disconnect cleanly; blocks up to ``timeout``."""
-        if self.connected:
+        was_connected, self.connected = self.connected, False
+        if was_connected:
             info = self._client.publish(self.topics.status, "offline", qos=1, retain=True)
             info.wait_for_publish(timeout)
         self._client.disconnect()
         self._client.loop_stop()
-        self.connected = False
 
     def publish(self, topic: str, payload: bytes | str, *, retain: bool = False) -> None:
         """QoS 1 publish from any thread; queued (bounded) while disconnected."""
