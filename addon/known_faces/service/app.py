@@ -120,6 +120,7 @@ class Service:
         self._gallery_version = -1
         self._gallery_payload: dict[str, Any] | None = None
         self.http_port = settings.http_port
+        self.http_app: web.Application | None = None
         self.ready = threading.Event()
         self._register_gauges()
 
@@ -168,7 +169,8 @@ class Service:
             loop=loop, on_snapshot=self._on_snapshot, on_connected=self._on_connected,
         )
         self._mqtt.start()
-        runner = web.AppRunner(build_app(self), access_log=None)
+        self.http_app = build_app(self)
+        runner = web.AppRunner(self.http_app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.http_host, self.settings.http_port)
         await site.start()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..errors import (
     DuplicateName,
@@ -102,17 +103,19 @@ async def read_image(request: web.Request) -> bytes:
     if request.content_length is not None and request.content_length > MAX_IMAGE_BYTES + CHUNK:
         raise ApiError(413, ImageTooLarge.code, f"images are limited to {MAX_IMAGE_BYTES} bytes")
     buffer = bytearray()
-    if request.content_type.startswith("multipart/"):
-        reader = await request.multipart()
-        async for part in reader:
+    if not request.content_type.startswith("multipart/"):
+        await _copy(request.content.read, MAX_IMAGE_BYTES, buffer.extend)
+        return bytes(buffer)
+    try:
+        async for part in await request.multipart():
             if isinstance(part, BodyPartReader) and (
                 part.filename is not None or part.name in ("file", "image")
             ):
                 await _copy(part.read_chunk, MAX_IMAGE_BYTES, buffer.extend)
                 return bytes(buffer)
-        raise ApiError(400, InvalidImage.code, "the multipart body has no file field")
-    await _copy(request.content.read, MAX_IMAGE_BYTES, buffer.extend)
-    return bytes(buffer)
+    except (HttpProcessingError, ValueError) as err:
+        raise ApiError(400, "invalid_multipart", f"malformed multipart body: {err}") from None
+    raise ApiError(400, InvalidImage.code, "the multipart body has no file field")
 
 
 async def read_name(request: web.Request) -> str:
