@@ -7,6 +7,7 @@ from homeassistant.const import CONF_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
@@ -14,6 +15,7 @@ from .api import InvalidAuth, KnownFacesClient, KnownFacesError
 from .const import DOMAIN, PLATFORMS
 from .coordinator import KnownFacesCoordinator
 from .data import KnownFacesConfigEntry, KnownFacesData
+from .entity import service_device_info
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -48,6 +50,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: KnownFacesConfigEntry) -
         ) from err
 
     coordinator = KnownFacesCoordinator(hass, entry, client, health)
+    # People and cameras name the service's device as `via_device`: it must exist first.
+    dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id, **service_device_info(coordinator)
+    )
     coordinator.async_set_people(people)
     entry.runtime_data = KnownFacesData(client=client, coordinator=coordinator)
 

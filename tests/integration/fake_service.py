@@ -27,6 +27,7 @@ class FakeService:
 
     def __init__(self) -> None:
         """Start with an empty gallery."""
+        self.token = TOKEN
         self.people: dict[str, dict[str, Any]] = {}
         self.faces: list[tuple[str, bytes, str]] = []
         self.recognized: list[dict[str, str]] = []
@@ -67,7 +68,7 @@ class FakeService:
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
         """Every route but /health and the test image needs the bearer token."""
         public = request.path in ("/api/v1/health", "/image.jpg")
-        if not public and request.headers.get("Authorization") != f"Bearer {TOKEN}":
+        if not public and request.headers.get("Authorization") != f"Bearer {self.token}":
             return _error(401, "unauthorized")
         return await handler(request)
 

@@ -1,0 +1,275 @@
+"""Services `enroll`, `forget`, `rename`, `recognize` over HTTP against the in-test service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from unittest.mock import patch
+
+import pytest
+from homeassistant.components.camera import Image
+from homeassistant.const import CONF_TOKEN, CONF_URL
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.known_faces.const import DOMAIN
+
+from .fake_service import IMAGE, INSTANCE_ID, TOKEN, FakeService
+
+
+@pytest.fixture
+async def entry(hass: HomeAssistant, mqtt_mock: Any, fake_service: FakeService) -> MockConfigEntry:
+    """The integration set up against the in-test service."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=INSTANCE_ID,
+        data={CONF_URL: fake_service.url, CONF_TOKEN: TOKEN},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+@pytest.fixture
+def allowed_image(hass: HomeAssistant, tmp_path: Path) -> Path:
+    """An image in a directory Home Assistant is allowed to read."""
+    hass.config.allowlist_external_dirs = {str(tmp_path)}
+    path = tmp_path / "alice.jpg"
+    path.write_bytes(IMAGE)
+    return path
+
+
+async def _call(hass: HomeAssistant, service: str, data: dict[str, Any], **kwargs: Any) -> Any:
+    """Call one of the integration's services, blocking."""
+    return await hass.services.async_call(DOMAIN, service, data, blocking=True, **kwargs)
+
+
+async def test_enroll_from_file_creates_person(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_service: FakeService, allowed_image: Path
+) -> None:
+    """Enrolling a new name creates the person, then adds the face."""
+    response = await _call(
+        hass,
+        "enroll",
+        {"config_entry": entry.entry_id, "name": "Alice", "file_path": str(allowed_image)},
+        return_response=True,
+    )
+    assert response["person"] == "alice"
+    assert response["created"] is True
+    assert fake_service.people["alice"]["face_count"] == 1
+    assert fake_service.faces == [("alice", IMAGE, "home_assistant:file")]
+
+
+async def test_enroll_existing_person_by_name(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_service: FakeService, allowed_image: Path
+) -> None:
+    """An existing person is matched by display name, whatever the case."""
+    fake_service.add_person("Alice")
+    response = await _call(
+        hass,
+        "enroll",
+        {"config_entry": entry.entry_id, "name": "alice", "file_path": str(allowed_image)},
+        return_response=True,
+    )
+    assert response["created"] is False
+    assert len(fake_service.people) == 1
+    assert fake_service.people["alice"]["face_count"] == 1
+
+
+async def test_enroll_path_not_allowed(
+    hass: HomeAssistant, entry: MockConfigEntry, tmp_path: Path
+) -> None:
+    """Files outside allowlist_external_dirs are refused before anything is sent."""
+    path = tmp_path / "secret.jpg"
+    path.write_bytes(IMAGE)
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(
+            hass, "enroll", {"config_entry": entry.entry_id, "name": "A", "file_path": str(path)}
+        )
+    assert err.value.translation_key == "path_not_allowed"
+
+
+@pytest.mark.parametrize(
+    "reason", ["no_face", "several_faces", "too_small", "blurred", "low_quality"]
+)
+async def test_enroll_rejected_image(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    fake_service: FakeService,
+    tmp_path: Path,
+    reason: str,
+) -> None:
+    """The service's 422 reason reaches the user, and the person made for the call is removed."""
+    hass.config.allowlist_external_dirs = {str(tmp_path)}
+    path = tmp_path / "bad.jpg"
+    path.write_bytes(reason.encode())
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(
+            hass, "enroll", {"config_entry": entry.entry_id, "name": "Bob", "file_path": str(path)}
+        )
+    assert err.value.translation_key == reason
+    assert fake_service.people == {}
+
+
+async def test_enroll_from_camera(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_service: FakeService
+) -> None:
+    """A camera entity's snapshot is enrolled."""
+    with patch(
+        "homeassistant.components.camera.async_get_image",
+        return_value=Image("image/jpeg", IMAGE),
+    ) as get_image:
+        await _call(
+            hass,
+            "enroll",
+            {"config_entry": entry.entry_id, "name": "Alice", "camera": "camera.doorbell"},
+        )
+    get_image.assert_awaited_once_with(hass, "camera.doorbell")
+    assert fake_service.faces == [("alice", IMAGE, "home_assistant:camera.doorbell")]
+
+
+async def test_enroll_camera_failure(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """A camera that cannot give a snapshot is an error of the camera, not of the user."""
+    with (
+        patch(
+            "homeassistant.components.camera.async_get_image",
+            side_effect=HomeAssistantError("Camera not found"),
+        ),
+        pytest.raises(HomeAssistantError) as err,
+    ):
+        await _call(
+            hass, "enroll", {"config_entry": entry.entry_id, "name": "A", "camera": "camera.x"}
+        )
+    assert err.value.translation_key == "camera_failed"
+
+
+async def test_enroll_from_url(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_service: FakeService
+) -> None:
+    """An image URL is downloaded and enrolled."""
+    await _call(
+        hass,
+        "enroll",
+        {"config_entry": entry.entry_id, "name": "Alice", "url": f"{fake_service.url}/image.jpg"},
+    )
+    assert fake_service.faces == [("alice", IMAGE, "home_assistant:url")]
+
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(
+            hass,
+            "enroll",
+            {"config_entry": entry.entry_id, "name": "Alice", "url": f"{fake_service.url}/nope"},
+        )
+    assert err.value.translation_key == "download_failed"
+
+
+@pytest.mark.parametrize(
+    "sources",
+    [{}, {"url": "http://127.0.0.1/a.jpg", "camera": "camera.doorbell"}],
+)
+async def test_enroll_needs_exactly_one_source(
+    hass: HomeAssistant, entry: MockConfigEntry, sources: dict[str, str]
+) -> None:
+    """None or two image sources is a user mistake."""
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "enroll", {"config_entry": entry.entry_id, "name": "A", **sources})
+    assert err.value.translation_key == "one_image_source"
+
+
+async def test_forget(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_service: FakeService
+) -> None:
+    """Forget by slug or display name; an unknown person is a translated error."""
+    fake_service.add_person("Alice")
+    fake_service.add_person("Bob Marley")
+    await _call(hass, "forget", {"config_entry": entry.entry_id, "person": "alice"})
+    await _call(hass, "forget", {"config_entry": entry.entry_id, "person": "Bob Marley"})
+    assert fake_service.people == {}
+
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "forget", {"config_entry": entry.entry_id, "person": "carol"})
+    assert err.value.translation_key == "unknown_person"
+    assert err.value.translation_placeholders == {"person": "carol"}
+
+
+async def test_rename(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_service: FakeService
+) -> None:
+    """Rename changes the display name; taking another person's name is refused."""
+    fake_service.add_person("Alice")
+    fake_service.add_person("Bob")
+    await _call(
+        hass, "rename", {"config_entry": entry.entry_id, "person": "alice", "name": "Alice B."}
+    )
+    assert fake_service.people["alice"]["name"] == "Alice B."
+
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(
+            hass, "rename", {"config_entry": entry.entry_id, "person": "bob", "name": "Alice B."}
+        )
+    assert err.value.translation_key == "duplicate_name"
+
+
+async def test_recognize_returns_faces(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_service: FakeService, allowed_image: Path
+) -> None:
+    """Recognize answers with the service's result as response data."""
+    response = await _call(
+        hass,
+        "recognize",
+        {"config_entry": entry.entry_id, "file_path": str(allowed_image)},
+        return_response=True,
+    )
+    assert response["face_count"] == 1
+    assert response["faces"][0]["name"] == "Alice"
+    assert fake_service.recognized == [{"publish": "false"}]
+
+
+async def test_recognize_camera_names_the_camera(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_service: FakeService
+) -> None:
+    """A camera entity's object id is passed on as the camera name."""
+    with patch(
+        "homeassistant.components.camera.async_get_image", return_value=Image("image/jpeg", IMAGE)
+    ):
+        await _call(
+            hass,
+            "recognize",
+            {"config_entry": entry.entry_id, "camera": "camera.front_door", "publish": True},
+            return_response=True,
+        )
+    assert fake_service.recognized == [{"publish": "true", "camera": "front_door"}]
+
+
+async def test_service_down(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_service: FakeService
+) -> None:
+    """A service that stopped answering is a HomeAssistantError, not a user mistake."""
+    await fake_service.stop()
+    with pytest.raises(HomeAssistantError) as err:
+        await _call(hass, "forget", {"config_entry": entry.entry_id, "person": "alice"})
+    assert not isinstance(err.value, ServiceValidationError)
+    assert err.value.translation_key == "cannot_connect"
+
+
+async def test_token_refused_starts_reauth(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_service: FakeService
+) -> None:
+    """A refused token fails the call and asks the user for a new one."""
+    fake_service.token = "rotated"
+    with pytest.raises(HomeAssistantError) as err:
+        await _call(hass, "forget", {"config_entry": entry.entry_id, "person": "alice"})
+    assert err.value.translation_key == "invalid_auth"
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+
+
+async def test_entry_not_loaded(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Calls naming an unloaded entry are refused with a clear message."""
+    await hass.config_entries.async_unload(entry.entry_id)
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "forget", {"config_entry": entry.entry_id, "person": "alice"})
+    assert err.value.translation_key == "entry_not_loaded"
