@@ -276,9 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="known-faces", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+    def command(name: str, handler: Handler, help_text: str,
+                leaf: bool = True) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        add_common(sub)
+        if leaf:
+            add_common(sub)
         sub.set_defaults(handler=handler)
         return sub
 
@@ -306,15 +308,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="one subfolder per person, named after them")
     enroll.add_argument("--json", action="store_true")
 
-    people = command("people", cmd_people, "list, rename or forget enrolled people")
+    people = command("people", cmd_people, "list, rename or forget enrolled people", leaf=False)
     people_actions = people.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = people_actions.add_parser("list", help="everybody enrolled")
     listing.add_argument("--json", action="store_true")
-    rename = people_actions.add_parser("rename", help="change a person's display name")
+    rename = people_actions.add_parser("rename", help="change a person's display name "
+                                       "(the slug stays)")
     rename.add_argument("person", metavar="SLUG")
     rename.add_argument("name", metavar="NEW_NAME")
     forget = people_actions.add_parser("forget", help="delete a person, crops and vectors")
     forget.add_argument("person", metavar="SLUG")
+    for action in (listing, rename, forget):
+        add_common(action)
 
     gallery = command("gallery", cmd_gallery, "export or import the whole gallery")
     gallery.add_argument("action", choices=["export", "import"])

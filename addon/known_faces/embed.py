@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .catalogue import Preprocessing
+from .errors import ModelError
 from .onnx_session import create_session
 
 
@@ -29,10 +30,20 @@ class Embedder:
 
     def __init__(self, path: Path, prep: Preprocessing, model_id: str, threads: int = 2) -> None:
         self.session = create_session(path, threads)
-        self.input_name = self.session.get_inputs()[0].name
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        in_shape = inputs[0].shape if len(inputs) == 1 else []
+        out_shape = outputs[0].shape if outputs else []
+        if list(in_shape[1:]) != [3, 112, 112] or len(out_shape) != 2 or not isinstance(
+            out_shape[1], int
+        ):
+            raise ModelError(
+                f"{path.name} is not an ArcFace-style embedder (input {in_shape}, output "
+                f"{out_shape}; expected N×3×112×112 → N×D)"
+            )
+        self.input_name = inputs[0].name
         self.prep = prep
         self.model_id = model_id
-        self.dim = int(self.session.get_outputs()[0].shape[1])
+        self.dim = int(out_shape[1])
 
     def run_raw(self, batch: np.ndarray) -> np.ndarray:
         """Raw ``session.run`` on a preprocessed batch (the benchmark's floor)."""
