@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from known_faces.engine import Engine
 from known_faces.service.config import Settings
 

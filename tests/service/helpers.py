@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
 from known_faces.engine import Engine
 from known_faces.service.app import Service
 from known_faces.service.config import Settings
-from paho.mqtt.enums import CallbackAPIVersion
 
 REPO = Path(__file__).resolve().parents[2]
 

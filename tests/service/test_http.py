@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from known_faces.service.http_api import MAX_IMAGE_BYTES
 from known_faces.service.routes import API_BASE, ROUTES
 

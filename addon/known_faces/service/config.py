@@ -38,7 +38,7 @@ def _unit_float() -> vol.All:
 
 CAMERA_SCHEMA = vol.Schema(
     {
-        vol.Required("name"): vol.All(str, vol.Match(CAMERA_RE)),
+        vol.Required("name"): vol.All(vol.Coerce(str), vol.Match(CAMERA_RE)),
         vol.Optional("match_threshold"): _unit_float(),
         vol.Optional("margin"): _unit_float(),
     }
@@ -56,10 +56,12 @@ OPTIONS_SCHEMA = vol.Schema(
             vol.Coerce(int), vol.Range(min=160, max=1920)
         ),
         vol.Optional("snapshot_topics", default=["frigate/+/person/snapshot"]): [
-            vol.All(str, vol.Match(SNAPSHOT_TOPIC_RE))
+            vol.All(vol.Coerce(str), vol.Match(SNAPSHOT_TOPIC_RE))
         ],
         vol.Optional("cameras", default=list): [CAMERA_SCHEMA],
-        vol.Optional("topic_prefix", default="known_faces"): vol.All(str, vol.Match(PREFIX_RE)),
+        vol.Optional("topic_prefix", default="known_faces"): vol.All(
+            vol.Coerce(str), vol.Match(PREFIX_RE)
+        ),
         vol.Optional("mqtt_host"): vol.Coerce(str),
         vol.Optional("mqtt_port"): vol.All(vol.Coerce(int), vol.Range(min=1, max=65535)),
         vol.Optional("mqtt_username"): vol.Coerce(str),
