@@ -117,12 +117,13 @@ class ServiceRunner:
             self._error = err
 
     def start(self, timeout: float = 30) -> ServiceRunner:
-        """Start and wait until HTTP listens."""
+        """Start and wait until HTTP listens and the broker link is up."""
         self._thread.start()
         wait_until(lambda: self.service.ready.is_set() or self._error or
                    not self._thread.is_alive(), timeout)
         if not self.service.ready.is_set():
             raise RuntimeError("the service did not start") from self._error
+        wait_until(lambda: self.service.mqtt_connected, timeout)
         return self
 
     def stop(self) -> None:

@@ -170,7 +170,8 @@ def test_cli_enroll_is_recognised_within_a_second(start_service: Start, listen: 
                    check=True, capture_output=True, timeout=120)
     enrolled_at = time.perf_counter()
     seen = probe.wait_for(lambda m: m.topic == topics.gallery and any(
-        p["person"] == "joe_biden" for p in m.json()["people"]), timeout=5)[0]
+        p["person"] == "joe_biden" and p["face_count"] == 1 for p in m.json()["people"]),
+        timeout=5)[0]
     assert seen.received - enrolled_at < 1.0
 
     probe.publish(topics.snapshot("hall"), photo(BIDEN_2))
