@@ -77,6 +77,22 @@ def advertised_url(settings: Settings) -> str:
     return f"http://{host}:{settings.http_port}"
 
 
+async def choose_broker(settings: Settings, supervisor: Supervisor | None) -> BrokerSettings:
+    """The configured broker, else the Supervisor's (Mosquitto add-on), else 127.0.0.1."""
+    if settings.mqtt_host is None and supervisor is not None:
+        try:
+            return await supervisor.mqtt_broker()
+        except SupervisorError as err:
+            LOG.warning("no MQTT service from the Supervisor (%s); trying 127.0.0.1", err)
+    return BrokerSettings(
+        settings.mqtt_host or "127.0.0.1",
+        settings.mqtt_port or (8883 if settings.mqtt_tls else 1883),
+        settings.mqtt_username,
+        settings.mqtt_password,
+        settings.mqtt_tls,
+    )
+
+
 class Service:
     """One running instance: gallery, recognizer, MQTT link and HTTP server."""
 
@@ -164,9 +180,10 @@ class Service:
         """Serve until ``stop`` is set, then shut down in order (offline status last)."""
         loop = asyncio.get_running_loop()
         await self._refresh_gallery()
+        broker = await choose_broker(self.settings, self.supervisor)
         self._mqtt = MqttLink(
-            await self._broker(), self.topics, client_id=f"known-faces-{self.instance_id[:12]}",
-            loop=loop, on_snapshot=self._on_snapshot, on_connected=self._on_connected,
+            broker, self.topics, client_id=f"known-faces-{self.instance_id[:12]}", loop=loop,
+            on_snapshot=self._on_snapshot, on_connected=self._on_connected,
         )
         self._mqtt.start()
         self.http_app = build_app(self)
@@ -193,31 +210,17 @@ class Service:
             self.gallery.close()
             LOG.info("stopped")
 
-    async def _broker(self) -> BrokerSettings:
-        """Configured broker, else the Supervisor's, else the local default."""
-        s = self.settings
-        default_port = 8883 if s.mqtt_tls else 1883
-        if s.mqtt_host is None and self.supervisor is not None:
-            try:
-                return await self.supervisor.mqtt_broker()
-            except SupervisorError as err:
-                LOG.warning("no MQTT service from the Supervisor (%s); using %s", err,
-                            "127.0.0.1")
-        return BrokerSettings(s.mqtt_host or "127.0.0.1", s.mqtt_port or default_port,
-                              s.mqtt_username, s.mqtt_password, s.mqtt_tls)
-
     async def _discover(self, supervisor: Supervisor) -> None:
         """Tell Home Assistant where we are, retrying while the Supervisor is busy."""
         host = await supervisor.hostname()
         for attempt in range(DISCOVERY_RETRIES):
             try:
-                uuid = await supervisor.discover(host, self.settings.http_port, self.token)
+                uuid = await supervisor.discover(host, self.http_port, self.token)
             except SupervisorError as err:
                 LOG.warning("discovery failed (%s), attempt %d", err, attempt + 1)
                 await asyncio.sleep(2**attempt)
                 continue
-            LOG.info("discovery sent to Home Assistant (%s, %s:%s)", uuid, host,
-                     self.settings.http_port)
+            LOG.info("discovery sent to Home Assistant (%s, %s:%s)", uuid, host, self.http_port)
             return
 
     def _on_connected(self) -> None:

@@ -190,7 +190,7 @@ def read_file(path: Path) -> dict[str, Any]:
     except OSError as err:
         raise ConfigError(f"cannot read config file {path}: {err.strerror}") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
+        raise ConfigError(f"config file {path} is not valid YAML: {_yaml_problem(err)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -213,13 +213,20 @@ def read_environment(environ: dict[str, str] | os._Environ[str]) -> dict[str, An
     return options
 
 
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """One line: what is wrong and where (PyYAML's own text spans several lines)."""
+    mark = getattr(err, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    return where + str(getattr(err, "problem", None) or err).replace("\n", " ")
+
+
 def _parse_list(key: str, value: str) -> Any:
     if value.lstrip().startswith("["):
         try:
             return yaml.safe_load(value)
         except yaml.YAMLError as err:
             raise ConfigError(
-                f"invalid option '{key}' in {ENV_PREFIX}{key.upper()}: {err}"
+                f"invalid option '{key}' in {ENV_PREFIX}{key.upper()}: {_yaml_problem(err)}"
             ) from None
     return [item.strip() for item in value.split(",") if item.strip()]
 
