@@ -62,7 +62,8 @@ USER_ERROR_CODES = frozenset(
     }
 )
 
-_ENTRY = {vol.Required(ATTR_CONFIG_ENTRY): ConfigEntrySelector({"integration": DOMAIN})}
+# Optional: with a single Known Faces service, YAML automations need not name its entry id.
+_ENTRY = {vol.Optional(ATTR_CONFIG_ENTRY): ConfigEntrySelector({"integration": DOMAIN})}
 _IMAGE_SOURCE = {
     vol.Optional(ATTR_FILE_PATH): cv.string,
     vol.Optional(ATTR_CAMERA): cv.entity_domain("camera"),
@@ -143,8 +144,15 @@ def async_setup_services(hass: HomeAssistant) -> None:
 
 
 def _loaded_entry(hass: HomeAssistant, call: ServiceCall) -> KnownFacesConfigEntry:
-    """The call's config entry, which must be a loaded Known Faces entry."""
-    entry_id = call.data[ATTR_CONFIG_ENTRY]
+    """The call's config entry (or the only one), which must be a loaded Known Faces entry."""
+    entry_id = call.data.get(ATTR_CONFIG_ENTRY)
+    if entry_id is None:
+        entries = hass.config_entries.async_loaded_entries(DOMAIN)
+        if len(entries) != 1:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="entry_required"
+            )
+        return entries[0]
     entry: KnownFacesConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
     if entry is None or entry.domain != DOMAIN:
         raise ServiceValidationError(

@@ -273,3 +273,24 @@ async def test_entry_not_loaded(hass: HomeAssistant, entry: MockConfigEntry) -> 
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, "forget", {"config_entry": entry.entry_id, "person": "alice"})
     assert err.value.translation_key == "entry_not_loaded"
+
+
+async def test_single_entry_need_not_be_named(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_service: FakeService
+) -> None:
+    """With one loaded service, `config_entry` may be left out; with none it must be given."""
+    fake_service.add_person("Alice")
+    await _call(hass, "forget", {"person": "alice"})
+    assert fake_service.people == {}
+
+    await hass.config_entries.async_unload(entry.entry_id)
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "forget", {"person": "alice"})
+    assert err.value.translation_key == "entry_required"
+
+
+async def test_unknown_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """An entry id that is not a Known Faces entry is refused."""
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "forget", {"config_entry": "nope", "person": "alice"})
+    assert err.value.translation_key == "entry_not_found"
