@@ -75,14 +75,15 @@ def start_service(broker: Broker, engine: Engine, tmp_path: Path, request: pytes
     prefix = "kf_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:60]
 
     def start(data_dir: Path | None = None, *, supervisor: Any = None,
-              trusted_peers: frozenset[str] | None = None, **options: Any) -> ServiceRunner:
+              trusted_peers: frozenset[str] | None = None, wait_mqtt: bool = True,
+              **options: Any) -> ServiceRunner:
         options.setdefault("topic_prefix", prefix)
         settings = service_settings(broker, data_dir or tmp_path / f"data{len(runners)}",
                                     **options)
         runner = ServiceRunner(settings, engine, supervisor=supervisor,
                                trusted_peers=trusted_peers)
         runners.append(runner)
-        return runner.start()
+        return runner.start(wait_mqtt=wait_mqtt)
 
     yield start
     for runner in runners:

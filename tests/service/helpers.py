@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -61,14 +62,15 @@ class Broker:
     restarted where clients expect it. No persistence: a restart loses retained messages,
     like a fresh broker would."""
 
-    def __init__(self, binary: str, workdir: Path) -> None:
+    def __init__(self, binary: str, workdir: Path, settings: str = "allow_anonymous true\n"
+                 ) -> None:
         self.binary = binary
         self.port = free_port()
         self.config = workdir / "mosquitto.conf"
+        # As root, Mosquitto would switch to its own user, who cannot read our temp files.
+        user = pwd.getpwuid(os.getuid()).pw_name
         self.config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-            "message_size_limit 0\n"
-        )
+            f"listener {self.port} 127.0.0.1\npersistence false\nuser {user}\n{settings}")
         self.log = workdir / "mosquitto.log"
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -116,14 +118,15 @@ class ServiceRunner:
         except BaseException as err:  # surfaced by start()
             self._error = err
 
-    def start(self, timeout: float = 30) -> ServiceRunner:
-        """Start and wait until HTTP listens and the broker link is up."""
+    def start(self, timeout: float = 30, *, wait_mqtt: bool = True) -> ServiceRunner:
+        """Start and wait until HTTP listens (and the broker link is up, unless told not to)."""
         self._thread.start()
         wait_until(lambda: self.service.ready.is_set() or self._error or
                    not self._thread.is_alive(), timeout)
         if not self.service.ready.is_set():
             raise RuntimeError("the service did not start") from self._error
-        wait_until(lambda: self.service.mqtt_connected, timeout)
+        if wait_mqtt:
+            wait_until(lambda: self.service.mqtt_connected, timeout)
         return self
 
     def stop(self) -> None:

@@ -241,6 +241,10 @@ class Service:
             self.metrics.failed.inc(camera="_invalid", reason="invalid_camera")
             return
         self.metrics.received.inc(camera=camera, source="mqtt")
+        if len(payload) > MAX_IMAGE_BYTES:
+            self.metrics.failed.inc(camera=camera, reason=ImageTooLarge.code)
+            LOG.warning("snapshot from %s refused: larger than %d bytes", camera, MAX_IMAGE_BYTES)
+            return
         self._intake.put(Snapshot(camera, payload, received))
 
     async def _dispatch(self) -> None:
@@ -284,8 +288,6 @@ class Service:
 
     def _infer(self, snapshot: Snapshot, match: MatchSettings | None, record: bool) -> Outcome:
         """Worker thread: recognise, then prepare what gets published."""
-        if len(snapshot.payload) > MAX_IMAGE_BYTES:
-            raise ImageTooLarge(f"the image exceeds {MAX_IMAGE_BYTES} bytes")
         result = self.recognizer.recognize(snapshot.payload, camera=snapshot.camera,
                                            source=snapshot.source, match=match)
         # Events report the service's latency (receipt to publish, waiting included), which
