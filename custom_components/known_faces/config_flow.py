@@ -142,7 +142,8 @@ class KnownFacesConfigFlow(ConfigFlow, domain=DOMAIN):
             return self.async_abort(reason="invalid_discovery_info")
         url = announce["url"].rstrip("/")
         await self.async_set_unique_id(announce["instance_id"])
-        self._abort_if_unique_id_configured(updates={CONF_URL: url})
+        # The announced URL is the service's own guess: it must not replace one the user chose.
+        self._abort_if_unique_id_configured()
         self._url, self._instance_id = url, announce["instance_id"]
         self.context["title_placeholders"] = {"name": url}
         return await self.async_step_mqtt_confirm()

@@ -69,8 +69,3 @@ class KnownFacesFaceEvent(KnownFacesEntity, EventEntity):
             {key: payload.get(key) for key in _ATTRIBUTES},
         )
         self.async_write_ha_state()
-
-    @callback
-    def _handle_coordinator_update(self) -> None:
-        """Only availability can change here; events arrive through the dispatcher."""
-        self.async_write_ha_state()

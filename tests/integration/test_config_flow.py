@@ -209,7 +209,7 @@ async def test_mqtt_discovery_invalid(
 async def test_mqtt_discovery_already_configured(
     hass: HomeAssistant, mock_client: AsyncMock, mock_config_entry: MockConfigEntry
 ) -> None:
-    """An announcement of a configured service aborts and updates its URL."""
+    """An announcement of a configured service aborts and leaves the URL the user chose."""
     mock_config_entry.add_to_hass(hass)
     announce = {"instance_id": INSTANCE_ID, "url": "http://10.1.1.1:8066", "version": "0.1.0"}
     result = await hass.config_entries.flow.async_init(
@@ -217,7 +217,7 @@ async def test_mqtt_discovery_already_configured(
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
-    assert mock_config_entry.data[CONF_URL] == "http://10.1.1.1:8066"
+    assert mock_config_entry.data[CONF_URL] == URL
 
 
 async def test_reauth(
