@@ -182,6 +182,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             service.stop()
             broker.kill()
     return {"cpus": os.cpu_count(), "workers": args.workers, "threads": args.threads,
+            "load_average": [round(x, 2) for x in os.getloadavg()],
             "latency_1080p": {**latency, **engine_floor(image_1080, args.threads)},
             "throughput_720p": throughput, "targets": TARGETS}
 
@@ -195,7 +196,9 @@ def format_table(report: dict[str, Any]) -> str:
 
     return "\n".join([
         f"Known Faces service benchmark: {report['cpus']} CPUs, workers={report['workers']}, "
-        f"threads={report['threads']}, real Mosquitto on 127.0.0.1",
+        f"threads={report['threads']}, real Mosquitto on 127.0.0.1; load average at the end "
+        f"{' / '.join(map(str, report['load_average']))} (other work on the machine slows "
+        "both the service and its floor alike)",
         "",
         "| measurement | result | target |",
         "|---|---|---|",
