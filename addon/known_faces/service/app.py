@@ -286,8 +286,8 @@ class Service:
             self._publish_outcome(outcome)
         return outcome.result
 
-    def _infer(self, snapshot: Snapshot, match: MatchSettings | None, record: bool) -> Outcome:
-        """Worker thread: recognise, then prepare what gets published."""
+    def _infer(self, snapshot: Snapshot, match: MatchSettings | None, publish: bool) -> Outcome:
+        """Worker thread: recognise, then prepare (and record) what gets published."""
         result = self.recognizer.recognize(snapshot.payload, camera=snapshot.camera,
                                            source=snapshot.source, match=match)
         # Events report the service's latency (receipt to publish, waiting included), which
@@ -295,11 +295,11 @@ class Service:
         result.latency_ms = (time.monotonic() - snapshot.received) * 1000
         events = result.events()
         for event in events:
-            event.pop("status", None)
-            if record:
+            event.pop("status", None)  # the contract's event has no status; /recognize's has
+            if publish:
                 self.gallery.record_event(event)
-        crops = sorted(result.faces, key=lambda f: (f.gated, f.quality.face_px), reverse=True)
-        face_jpeg = encode_crop(crops[0].crop) if crops else None
+        best = max(result.faces, key=lambda f: (f.gated, f.quality.face_px), default=None)
+        face_jpeg = encode_crop(best.crop) if publish and best is not None else None
         return Outcome(result, events, face_jpeg)
 
     def _account(self, result: SnapshotResult, snapshot: Snapshot) -> None:
