@@ -55,6 +55,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: KnownFacesConfigEntry) -
         config_entry_id=entry.entry_id, **service_device_info(coordinator)
     )
     coordinator.async_set_people(people)
+    coordinator.async_restore_cameras()
     entry.runtime_data = KnownFacesData(client=client, coordinator=coordinator)
 
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)

@@ -168,6 +168,22 @@ class KnownFacesCoordinator(DataUpdateCoordinator[KnownFacesState]):
                     self.data.sightings.pop(slug, None)
 
     @callback
+    def async_restore_cameras(self) -> None:
+        """Bring back the cameras seen before a restart, from their devices.
+
+        Their entities then exist (with restored values) even if the broker lost the retained
+        camera topics: a camera nobody walked past since is not `unavailable`.
+        """
+        prefix = f"{self.instance_id}:camera:"
+        dev_reg = dr.async_get(self.hass)
+        for device in dr.async_entries_for_config_entry(dev_reg, self.config_entry.entry_id):
+            for domain, ident in device.identifiers:
+                if domain == DOMAIN and ident.startswith(prefix):
+                    camera = ident.removeprefix(prefix)
+                    self.data.cameras.setdefault(camera, CameraState())
+                    self.cameras_with_entities.add(camera)
+
+    @callback
     def _async_camera(self, camera: str, announce: bool = True) -> CameraState:
         """Return a camera's state, announcing the camera the first time it is named."""
         state = self.data.cameras.setdefault(camera, CameraState())

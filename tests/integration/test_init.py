@@ -90,3 +90,25 @@ async def test_topic_prefix_option(
     await hass.async_block_till_done()
     assert hass.states.get("sensor.old_face_count") is None
     assert hass.states.get("sensor.porch_face_count").state == "3"
+
+
+async def test_cameras_come_back_after_restart(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """A camera seen before a reload has its entities at once, without any new message."""
+    async_fire_mqtt_message(
+        hass,
+        "known_faces/camera/porch/state",
+        json.dumps({"camera": "porch", "face_count": 2, "people": []}),
+    )
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.porch_face_count").state == "2"
+
+    assert await hass.config_entries.async_reload(init_integration.entry_id)
+    await hass.async_block_till_done()
+
+    for entity_id in ("sensor.porch_face_count", "event.porch_face", "image.porch_last_face"):
+        state = hass.states.get(entity_id)
+        assert state is not None, entity_id
+        assert state.state != "unavailable", entity_id
+    assert hass.states.get("sensor.porch_face_count").state == "2"
