@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from known_faces.bench import bench_case, default_photos, random_matcher  # noqa: E402
 from known_faces.engine import Engine  # noqa: E402
+from known_faces.service.config import Settings  # noqa: E402
 from tests.service.helpers import (  # noqa: E402
     Broker,
     MqttProbe,
@@ -223,8 +224,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--snapshots", type=int, default=200)
     parser.add_argument("--duration", type=float, default=20.0, help="throughput phase, s")
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=2)
+    defaults = Settings.from_mapping({})
+    parser.add_argument("--workers", type=int, default=defaults.workers)
+    parser.add_argument("--threads", type=int, default=defaults.threads)
     parser.add_argument("--photos", type=Path, help="default: $KNOWN_FACES_TEST_DATA")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

@@ -53,13 +53,13 @@ def photo(faces_dir: Path) -> Callable[[str], bytes]:
 @pytest.fixture(scope="session")
 def engine() -> Engine:
     """The real engine on the installed models, shared by every service of the session."""
-    return Engine.load(threads=2)
+    return Engine.load(threads=Settings.from_mapping({}).threads)
 
 
 def service_settings(broker: Broker, data_dir: Path, **options: Any) -> Settings:
     """Settings for a test service: the session broker, an ephemeral HTTP port."""
     raw = {"mqtt_host": "127.0.0.1", "mqtt_port": broker.port, "http_host": "127.0.0.1",
-           "http_port": 0, "data_dir": data_dir, "workers": 1, **options}
+           "http_port": 0, "data_dir": data_dir, **options}
     return Settings.from_mapping(raw)
 
 
