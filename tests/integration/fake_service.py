@@ -116,6 +116,10 @@ class FakeService:
         if person is None:
             return _error(404, "unknown_person")
         body = await request.read()
+        if body == b"huge":
+            return _error(413, "too_large")
+        if body == b"odd":
+            return _error(400, "unsupported_thing")
         if body.decode("latin-1") in REJECTIONS:
             return _error(422, body.decode(), f"rejected: {body.decode()}")
         if not body.startswith(b"\xff\xd8"):

@@ -87,3 +87,27 @@ async def test_not_known_faces(socket_enabled: None) -> None:
                     await KnownFacesClient(session, url, TOKEN).health()
             finally:
                 await runner.cleanup()
+
+
+async def test_unexpected_answers(socket_enabled: None) -> None:
+    """Answers that break the contract are reported as `NotKnownFaces`, not crashes."""
+
+    async def handler(request: web.Request) -> web.Response:
+        if request.path.endswith("/health"):
+            return web.json_response({"service": "known_faces"})  # no instance_id
+        if request.path.endswith("/people") and request.method == "GET":
+            return web.json_response({"persons": []})
+        return web.Response(status=404, text="not found")
+
+    runner, url = await _serve(handler)
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = KnownFacesClient(session, url, TOKEN)
+            with pytest.raises(NotKnownFaces):
+                await client.health()
+            with pytest.raises(NotKnownFaces):
+                await client.people()
+            with pytest.raises(NotKnownFaces):
+                await client.delete_person("alice")
+    finally:
+        await runner.cleanup()

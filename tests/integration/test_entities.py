@@ -128,6 +128,14 @@ async def test_person_detected_updates_entities(
     assert hass.states.get(DOOR_PERSON).state == "Alice"
     assert len(bus_events) == 2
 
+    # Another camera's face fires that camera's event entity only.
+    async_fire_mqtt_message(
+        hass, "known_faces/event/person_detected", detected(event_id="e-3", camera="garden")
+    )
+    await hass.async_block_till_done()
+    assert hass.states.get(DOOR_EVENT).attributes["event_id"] == "e-2"
+    assert hass.states.get("event.garden_face").attributes["event_id"] == "e-3"
+
 
 async def test_camera_state_and_face(
     hass: HomeAssistant,

@@ -294,3 +294,48 @@ async def test_unknown_entry(hass: HomeAssistant, entry: MockConfigEntry) -> Non
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, "forget", {"config_entry": "nope", "person": "alice"})
     assert err.value.translation_key == "entry_not_found"
+
+
+@pytest.mark.parametrize(
+    ("content", "error", "key"),
+    [
+        (b"huge", ServiceValidationError, "image_too_large"),
+        (b"odd", HomeAssistantError, "request_rejected"),
+    ],
+)
+async def test_other_refusals(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    fake_service: FakeService,
+    tmp_path: Path,
+    content: bytes,
+    error: type[Exception],
+    key: str,
+) -> None:
+    """A 413 is the user's too-large image; an unexpected code is reported with its text."""
+    fake_service.add_person("Alice")
+    hass.config.allowlist_external_dirs = {str(tmp_path)}
+    path = tmp_path / "x.jpg"
+    path.write_bytes(content)
+    with pytest.raises(error) as err:
+        await _call(
+            hass,
+            "enroll",
+            {"config_entry": entry.entry_id, "name": "Alice", "file_path": str(path)},
+        )
+    assert err.value.translation_key == key
+
+
+async def test_file_checks(hass: HomeAssistant, entry: MockConfigEntry, tmp_path: Path) -> None:
+    """A missing file and a file over 20 MiB are refused before anything is sent."""
+    hass.config.allowlist_external_dirs = {str(tmp_path)}
+    data = {"config_entry": entry.entry_id, "name": "Alice"}
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "enroll", {**data, "file_path": str(tmp_path / "missing.jpg")})
+    assert err.value.translation_key == "file_not_readable"
+
+    big = tmp_path / "big.jpg"
+    big.write_bytes(b"\xff\xd8" + b"0" * (20 * 1024 * 1024))
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "enroll", {**data, "file_path": str(big)})
+    assert err.value.translation_key == "image_too_large"
