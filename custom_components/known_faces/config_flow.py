@@ -49,9 +49,9 @@ class KnownFacesConfigFlow(ConfigFlow, domain=DOMAIN):
 
     def __init__(self) -> None:
         """Discovery steps remember what they found until the user confirms."""
-        self._url: str | None = None
-        self._token: str | None = None
-        self._instance_id: str | None = None
+        self._url = ""
+        self._token = ""
+        self._instance_id = ""
 
     @staticmethod
     @callback
@@ -103,9 +103,9 @@ class KnownFacesConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     async def async_step_hassio(self, discovery_info: HassioServiceInfo) -> ConfigFlowResult:
-        """The add-on announced itself through the Supervisor, token included."""
+        """The add-on announced itself through the Supervisor: `{host, port, token}`."""
         config = discovery_info.config
-        url = config.get("url") or f"http://{config.get('host')}:{config.get('port', DEFAULT_PORT)}"
+        url = f"http://{config.get('host')}:{config.get('port', DEFAULT_PORT)}"
         token = str(config.get("token", ""))
         health, errors = await self._async_validate(url, token)
         if health is None:
@@ -125,7 +125,7 @@ class KnownFacesConfigFlow(ConfigFlow, domain=DOMAIN):
                 title=TITLE, data={CONF_URL: self._url, CONF_TOKEN: self._token}
             )
         return self.async_show_form(
-            step_id="hassio_confirm", description_placeholders={"url": self._url or ""}
+            step_id="hassio_confirm", description_placeholders={"url": self._url}
         )
 
     async def async_step_mqtt(self, discovery_info: MqttServiceInfo) -> ConfigFlowResult:
@@ -152,7 +152,6 @@ class KnownFacesConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Ask for the token of the service found over MQTT."""
-        assert self._url is not None
         errors: dict[str, str] = {}
         if user_input is not None:
             health, errors = await self._async_validate(self._url, user_input[CONF_TOKEN])
