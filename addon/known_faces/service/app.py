@@ -132,6 +132,7 @@ class Service:
         self._executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="recognize")
         self._intake = LatestPerCamera(on_drop=lambda c: self.metrics.dropped.inc(camera=c))
         self._mqtt: MqttLink | None = None
+        self._warned: set[tuple[str, str]] = set()
         self._gallery_changed = asyncio.Event()
         self._gallery_version = -1
         self._gallery_payload: dict[str, Any] | None = None
@@ -275,7 +276,12 @@ class Service:
                                                  publish)
         except KnownFacesError as err:
             self.metrics.failed.inc(camera=camera, reason=err.code)
-            LOG.warning("snapshot from %s (%s) not recognised: %s", camera, snapshot.source, err)
+            # A camera sending garbage would otherwise fill the log: warn once per camera and
+            # reason; the metric keeps counting.
+            level = logging.DEBUG if (camera, err.code) in self._warned else logging.WARNING
+            self._warned.add((camera, err.code))
+            LOG.log(level, "snapshot from %s (%s) not recognised: %s", camera, snapshot.source,
+                    err)
             raise
         except Exception:
             self.metrics.failed.inc(camera=camera, reason="error")
