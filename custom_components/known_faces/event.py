@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from homeassistant.components.event import EventEntity
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import EVENT_KNOWN, EVENT_UNKNOWN
 from .coordinator import KnownFacesCoordinator, signal_person_detected
@@ -23,7 +23,7 @@ _ATTRIBUTES = ("person", "name", "similarity", "event_id")
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: KnownFacesConfigEntry,
-    async_add_entities: AddEntitiesCallback,
+    async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add an event entity for every camera, now and as cameras appear."""
     coordinator = entry.runtime_data.coordinator

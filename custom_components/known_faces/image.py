@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from homeassistant.components.image import ImageEntity
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import KnownFacesCoordinator
 from .data import KnownFacesConfigEntry
@@ -16,7 +16,7 @@ PARALLEL_UPDATES = 0
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: KnownFacesConfigEntry,
-    async_add_entities: AddEntitiesCallback,
+    async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a face image entity for every camera, now and as cameras appear."""
     coordinator = entry.runtime_data.coordinator

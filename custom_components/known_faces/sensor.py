@@ -14,7 +14,7 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceInfo
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from .coordinator import KnownFacesCoordinator
@@ -89,7 +89,7 @@ CAMERA_SENSORS: tuple[KnownFacesSensorDescription, ...] = (
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: KnownFacesConfigEntry,
-    async_add_entities: AddEntitiesCallback,
+    async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the sensors of every person and camera, now and as they appear."""
     coordinator = entry.runtime_data.coordinator
