@@ -17,6 +17,7 @@ import pytest
 import voluptuous as vol
 import yaml
 
+from known_faces import __version__
 from known_faces.service.config import OPTIONS_SCHEMA
 
 from .helpers import REPO
@@ -143,6 +144,9 @@ def test_config_yaml_declares_the_add_on_contract() -> None:
     assert CONFIG["ports"] == {"8066/tcp": 8066}
     assert "{arch}" in CONFIG["image"]
     assert CONFIG["init"] is False
+    assert CONFIG["version"] == __version__
+    changelog = (ADDON / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert re.search(r"^## (\S+)", changelog, re.MULTILINE).group(1) == __version__
     build = yaml.safe_load((ADDON / "build.yaml").read_text(encoding="utf-8"))
     assert set(build["build_from"]) == set(CONFIG["arch"])
     assert all("debian" in image for image in build["build_from"].values())
