@@ -20,6 +20,7 @@ from homeassistant.const import Platform
 from homeassistant.helpers import selector
 from homeassistant.helpers import service as service_helper
 
+from custom_components.known_faces.event import _ATTRIBUTES as _EVENT_ATTRIBUTES
 from custom_components.known_faces.services import USER_ERROR_CODES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,8 +177,9 @@ def test_entity_translations() -> None:
     for platform, keys in used.items():
         for key in keys:
             assert STRINGS["entity"][platform][key]["name"], (platform, key)
-    event_states = STRINGS["entity"]["event"]["face"]["state_attributes"]["event_type"]["state"]
-    assert set(event_states) == {"known", "unknown"}
+    attributes = STRINGS["entity"]["event"]["face"]["state_attributes"]
+    assert set(attributes["event_type"]["state"]) == {"known", "unknown"}
+    assert set(attributes) == {"event_type", *_EVENT_ATTRIBUTES}
 
 
 def test_exception_translations() -> None:
