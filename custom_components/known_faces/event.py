@@ -17,7 +17,7 @@ from .entity import KnownFacesEntity, async_track_subjects, camera_device_info
 PARALLEL_UPDATES = 0
 
 # The payload fields an automation most likely needs; the whole payload is on the bus event.
-_ATTRIBUTES = ("person", "name", "similarity", "event_id")
+EVENT_ATTRIBUTES = ("person", "name", "similarity", "event_id")
 
 
 async def async_setup_entry(
@@ -66,6 +66,6 @@ class KnownFacesFaceEvent(KnownFacesEntity, EventEntity):
             return
         self._trigger_event(
             EVENT_KNOWN if payload.get("known") else EVENT_UNKNOWN,
-            {key: payload.get(key) for key in _ATTRIBUTES},
+            {key: payload.get(key) for key in EVENT_ATTRIBUTES},
         )
         self.async_write_ha_state()

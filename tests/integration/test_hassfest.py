@@ -20,7 +20,7 @@ from homeassistant.const import Platform
 from homeassistant.helpers import selector
 from homeassistant.helpers import service as service_helper
 
-from custom_components.known_faces.event import _ATTRIBUTES as _EVENT_ATTRIBUTES
+from custom_components.known_faces.event import EVENT_ATTRIBUTES
 from custom_components.known_faces.services import USER_ERROR_CODES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,7 +179,7 @@ def test_entity_translations() -> None:
             assert STRINGS["entity"][platform][key]["name"], (platform, key)
     attributes = STRINGS["entity"]["event"]["face"]["state_attributes"]
     assert set(attributes["event_type"]["state"]) == {"known", "unknown"}
-    assert set(attributes) == {"event_type", *_EVENT_ATTRIBUTES}
+    assert set(attributes) == {"event_type", *EVENT_ATTRIBUTES}
 
 
 def test_exception_translations() -> None:
