@@ -30,20 +30,20 @@ def test_every_command_has_help(command: str) -> None:
     assert "--data-dir" in result.stdout
 
 
-def test_enroll_recognize_people_and_annotate(tmp_path: Path, photos: Path,
+def test_enroll_recognize_people_and_annotate(tmp_path: Path, faces_dir: Path,
                                               faces_manifest: dict[str, Any]) -> None:
     """Enroll a person, see the rejected group photo's reason, recognise with --json and
     --annotate, list, rename and forget."""
     people = faces_manifest["people"]
-    group = photos / faces_manifest["groups"]["kit_with_rose.jpg"]["file"]
-    enrolled = run("enroll", "Barack Obama", photos / people["barack_obama"][0], group,
+    group = faces_dir / faces_manifest["groups"]["kit_with_rose.jpg"]["file"]
+    enrolled = run("enroll", "Barack Obama", faces_dir / people["barack_obama"][0], group,
                    data_dir=tmp_path)
     assert enrolled.returncode == 0, enrolled.stderr
     assert "1 photo(s) enrolled" in enrolled.stdout
     assert f"rejected {group}: several_faces" in enrolled.stdout
 
     annotated = tmp_path / "out.jpg"
-    probe = photos / faces_manifest["groups"]["obama_and_biden.jpg"]["file"]
+    probe = faces_dir / faces_manifest["groups"]["obama_and_biden.jpg"]["file"]
     result = run("recognize", probe, "--json", "--annotate", annotated, data_dir=tmp_path)
     assert result.returncode == 0, result.stderr
     [output] = json.loads(result.stdout)
@@ -61,10 +61,10 @@ def test_enroll_recognize_people_and_annotate(tmp_path: Path, photos: Path,
     assert json.loads(run("people", "list", "--json", data_dir=tmp_path).stdout) == []
 
 
-def test_enroll_folder_and_gallery_export_import(tmp_path: Path, photos: Path) -> None:
+def test_enroll_folder_and_gallery_export_import(tmp_path: Path, faces_dir: Path) -> None:
     """``enroll --folder`` takes one subfolder per person; export → import restores them."""
     data = tmp_path / "data"
-    result = run("enroll", "--folder", photos / "people", "--json", data_dir=data)
+    result = run("enroll", "--folder", faces_dir / "people", "--json", data_dir=data)
     assert result.returncode == 0, result.stderr
     summary = {entry["name"]: entry for entry in json.loads(result.stdout)}
     assert summary["barack_obama"]["enrolled"] == 3
@@ -94,11 +94,11 @@ def test_user_errors_are_one_line_with_status_2(tmp_path: Path) -> None:
     assert bad_name.returncode == 1
 
 
-def test_evaluate_json_and_histogram(tmp_path: Path, photos: Path) -> None:
+def test_evaluate_json_and_histogram(tmp_path: Path, faces_dir: Path) -> None:
     """``evaluate --json`` reports the fixed keys; on the shared photos everybody enrolled is
     recognised and every stranger rejected at the default threshold."""
     plot = tmp_path / "hist.png"
-    result = run("evaluate", photos / "people", "--strangers", "0.3", "--seed", "1", "--json",
+    result = run("evaluate", faces_dir / "people", "--strangers", "0.3", "--seed", "1", "--json",
                  "--plot", plot)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)

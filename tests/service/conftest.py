@@ -1,13 +1,10 @@
 """Fixtures: one real Mosquitto per test session, the real engine, real photos, running services.
 
-Photos come from ``$KNOWN_FACES_TEST_DATA`` (default ``../shared/data/faces`` beside the clone)
-and are never copied into the repository. Without them the tests that need them are skipped,
-unless ``KNOWN_FACES_REQUIRE_TEST_DATA=1`` (CI), which turns the skip into a failure.
+The photo fixtures (``faces_dir``, ``photo``, ``faces_manifest``) come from tests/conftest.py.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +14,7 @@ import pytest
 from known_faces.engine import Engine
 from known_faces.service.config import Settings
 
-from .helpers import REPO, Broker, MqttProbe, ServiceRunner, mosquitto_binary
+from .helpers import Broker, MqttProbe, ServiceRunner, mosquitto_binary
 
 
 @pytest.fixture(scope="session")
@@ -30,24 +27,6 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     broker.start()
     yield broker
     broker.kill()
-
-
-@pytest.fixture(scope="session")
-def faces_dir() -> Path:
-    """The shared test photos."""
-    path = Path(os.environ.get("KNOWN_FACES_TEST_DATA", REPO.parent / "shared" / "data" / "faces"))
-    if not (path / "manifest.json").is_file():
-        reason = f"test photos not found at {path} (set KNOWN_FACES_TEST_DATA)"
-        if os.environ.get("KNOWN_FACES_REQUIRE_TEST_DATA") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return path
-
-
-@pytest.fixture(scope="session")
-def photo(faces_dir: Path) -> Callable[[str], bytes]:
-    """Bytes of a photo by its path under the test data directory."""
-    return lambda relative: (faces_dir / relative).read_bytes()
 
 
 @pytest.fixture(scope="session")
