@@ -12,7 +12,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from .api import InvalidAuth, KnownFacesClient, KnownFacesError
-from .const import DOMAIN, PLATFORMS
+from .const import CONF_TOPIC_PREFIX, DEFAULT_TOPIC_PREFIX, DOMAIN, PLATFORMS
 from .coordinator import KnownFacesCoordinator
 from .data import KnownFacesConfigEntry, KnownFacesData
 from .entity import service_device_info
@@ -61,7 +61,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: KnownFacesConfigEntry) -
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     for unsubscribe in await coordinator.async_subscribe():
         entry.async_on_unload(unsubscribe)
-    entry.async_on_unload(entry.add_update_listener(_async_reload_on_options))
+    entry.async_on_unload(entry.add_update_listener(_async_reload_on_new_prefix))
     return True
 
 
@@ -70,6 +70,11 @@ async def async_unload_entry(hass: HomeAssistant, entry: KnownFacesConfigEntry) 
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 
-async def _async_reload_on_options(hass: HomeAssistant, entry: KnownFacesConfigEntry) -> None:
-    """A new topic prefix means new subscriptions: reload."""
-    await hass.config_entries.async_reload(entry.entry_id)
+async def _async_reload_on_new_prefix(hass: HomeAssistant, entry: KnownFacesConfigEntry) -> None:
+    """A new topic prefix means new subscriptions: reload.
+
+    Other updates (token, URL) come from flows that reload the entry themselves.
+    """
+    prefix = entry.options.get(CONF_TOPIC_PREFIX, DEFAULT_TOPIC_PREFIX)
+    if prefix != entry.runtime_data.coordinator.prefix:
+        await hass.config_entries.async_reload(entry.entry_id)

@@ -112,3 +112,15 @@ async def test_cameras_come_back_after_restart(
         assert state is not None, entity_id
         assert state.state != "unavailable", entity_id
     assert hass.states.get("sensor.porch_face_count").state == "2"
+
+
+async def test_data_update_alone_does_not_reload(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """Only a new prefix reloads through the update listener (flows reload on their own)."""
+    coordinator = init_integration.runtime_data.coordinator
+    hass.config_entries.async_update_entry(
+        init_integration, data={**init_integration.data, "token": "rotated"}
+    )
+    await hass.async_block_till_done()
+    assert init_integration.runtime_data.coordinator is coordinator
