@@ -17,7 +17,9 @@ from typing import Any
 import voluptuous as vol
 import yaml
 
+from ..match import MatchSettings
 from ..paths import default_data_dir, default_models_dir
+from ..quality import QualityGates
 
 SUPERVISOR_OPTIONS = Path("/data/options.json")
 SUPERVISOR_DATA_DIR = Path("/data")
@@ -30,6 +32,10 @@ PREFIX_RE = r"^[^/#+\s]+(/[^/#+\s]+)*$"
 SNAPSHOT_TOPIC_RE = r"^([^/#+]+/)*\+(/[^/#+]+)*$"
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+
+# The engine's defaults are the calibrated ones (README, *Calibration*); the options start there.
+MATCH_DEFAULTS = MatchSettings()
+GATE_DEFAULTS = QualityGates()
 
 
 def _unit_float() -> vol.All:
@@ -46,12 +52,14 @@ CAMERA_SCHEMA = vol.Schema(
 
 OPTIONS_SCHEMA = vol.Schema(
     {
-        vol.Optional("match_threshold", default=0.55): _unit_float(),
-        vol.Optional("margin", default=0.08): _unit_float(),
-        vol.Optional("min_face_px", default=40): vol.All(
+        vol.Optional("match_threshold", default=MATCH_DEFAULTS.threshold): _unit_float(),
+        vol.Optional("margin", default=MATCH_DEFAULTS.margin): _unit_float(),
+        vol.Optional("min_face_px", default=GATE_DEFAULTS.min_face_px): vol.All(
             vol.Coerce(int), vol.Range(min=8, max=1000)
         ),
-        vol.Optional("min_detection_score", default=0.75): _unit_float(),
+        vol.Optional(
+            "min_detection_score", default=GATE_DEFAULTS.min_detection_score
+        ): _unit_float(),
         vol.Optional("detector_size", default=640): vol.All(
             vol.Coerce(int), vol.Range(min=160, max=1920)
         ),
