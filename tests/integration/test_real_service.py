@@ -91,8 +91,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture
 def photos() -> Path:
-    """The shared real photos (skipped, or failed in CI, when absent)."""
-    return faces_dir()
+    """The shared real photos (skipped, or failed in CI, when absent).
+
+    Resolved: Home Assistant's path allowlist compares resolved paths, and shared/ may be a link.
+    """
+    return faces_dir().resolve()
 
 
 @pytest.fixture
