@@ -7,7 +7,7 @@ from typing import Any
 from unittest.mock import AsyncMock, patch
 
 import pytest
-from homeassistant.const import CONF_TOKEN, CONF_URL
+from homeassistant.const import CONF_TOKEN, CONF_URL, MAJOR_VERSION, MINOR_VERSION
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -24,8 +24,8 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
 
 @pytest.fixture
 def expected_lingering_timers() -> bool:
-    """HA 2025.4's mocked MQTT client leaves a debouncer timer behind; newer releases do not."""
-    return True
+    """HA 2025.4's MQTT client leaves its periodic timer behind; newer releases are checked."""
+    return (MAJOR_VERSION, MINOR_VERSION) < (2025, 5)
 
 
 @pytest.fixture
