@@ -78,3 +78,10 @@ class ModelError(KnownFacesError):
     """A model is missing, fails verification or cannot be installed."""
 
     code = "model_error"
+
+
+class StorageError(KnownFacesError):
+    """The gallery could not be written (disk full, I/O error, database locked too long); the
+    change was rolled back, so the gallery is as it was before."""
+
+    code = "storage_error"

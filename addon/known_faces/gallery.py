@@ -10,6 +10,7 @@ re-embedding the stored crops instead of asking anybody to enroll again.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DuplicateName, UnknownFace, UnknownPerson
+from .errors import DuplicateName, StorageError, UnknownFace, UnknownPerson
 from .match import Matcher, PersonRef
 from .names import clean_name, slugify
 
@@ -66,6 +67,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 """
 
+LOG = logging.getLogger(__name__)
 KEEP_EVENTS = 500
 KEEP_UNKNOWN_SIGHTINGS = 1000
 
@@ -146,19 +148,41 @@ class Gallery:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction that also bumps the version; rolled back on any error."""
+        """One write transaction that also bumps the version; rolled back on any error, and
+        SQLite's own failures (disk full, I/O) reported as StorageError."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute(
+                        "INSERT INTO meta(key, value) VALUES ('version', '1') ON CONFLICT(key) "
+                        "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+                    )
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StorageError(f"the gallery could not be written: {exc}") from exc
+
+    def _append_history(self, insert: str, params: Sequence[Any], table: str,
+                        keep: int) -> bool:
+        """Best effort: append to a history table (events, unknown sightings) and trim it.
+
+        History is not the gallery: when it cannot be written (disk full) the recognition it
+        records must still be published, so a failure is logged and reported as False.
+        """
+        with self._lock:
+            try:
+                self._db.execute(insert, params)
                 self._db.execute(
-                    "INSERT INTO meta(key, value) VALUES ('version', '1') ON CONFLICT(key) "
-                    "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                    f"DELETE FROM {table} WHERE id <= (SELECT MAX(id) FROM {table}) - ?", (keep,))
+            except sqlite3.Error as exc:
+                LOG.warning("could not record %s: %s", table, exc)
+                return False
+        return True
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -350,31 +374,26 @@ class Gallery:
 
     # -- unknown sightings and events -------------------------------------------------------
     def add_unknown_sighting(self, crop_jpeg: bytes, vector: np.ndarray, model: str,
-                             camera: str, time: str) -> None:
+                             camera: str, time: str) -> bool:
         """Keep an unknown face for later clustering; only the newest ones are kept."""
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO unknown_sightings(crop, vector, model, camera, time) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (crop_jpeg, np.asarray(vector, dtype=np.float32).tobytes(), model, camera, time),
-            )
-            self._db.execute(
-                "DELETE FROM unknown_sightings WHERE id <= "
-                "(SELECT MAX(id) FROM unknown_sightings) - ?", (KEEP_UNKNOWN_SIGHTINGS,))
+        return self._append_history(
+            "INSERT INTO unknown_sightings(crop, vector, model, camera, time) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (crop_jpeg, np.asarray(vector, dtype=np.float32).tobytes(), model, camera, time),
+            "unknown_sightings", KEEP_UNKNOWN_SIGHTINGS,
+        )
 
     def unknown_sighting_count(self) -> int:
         """How many unknown faces are kept."""
         return int(self._query("SELECT COUNT(*) FROM unknown_sightings")[0][0])
 
-    def record_event(self, event: dict[str, Any]) -> None:
+    def record_event(self, event: dict[str, Any]) -> bool:
         """Keep a ``person_detected`` event for ``/events``; only the newest are kept."""
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO events(event_id, camera, time, payload) VALUES (?, ?, ?, ?)",
-                (event["event_id"], event["camera"], event["time"], json.dumps(event)),
-            )
-            self._db.execute("DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?",
-                             (KEEP_EVENTS,))
+        return self._append_history(
+            "INSERT INTO events(event_id, camera, time, payload) VALUES (?, ?, ?, ?)",
+            (event["event_id"], event["camera"], event["time"], json.dumps(event)),
+            "events", KEEP_EVENTS,
+        )
 
     def recent_events(self, limit: int = 50) -> list[dict[str, Any]]:
         """Newest first."""

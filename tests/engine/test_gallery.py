@@ -16,7 +16,13 @@ from known_faces.archive import export_archive, import_archive
 from known_faces.catalogue import EMBEDDER
 from known_faces.embed import Embedder
 from known_faces.engine import Engine
-from known_faces.errors import DuplicateName, InvalidArchive, InvalidName, UnknownPerson
+from known_faces.errors import (
+    DuplicateName,
+    InvalidArchive,
+    InvalidName,
+    StorageError,
+    UnknownPerson,
+)
 from known_faces.gallery import Gallery
 from known_faces.paths import default_models_dir
 from known_faces.recognizer import Recognizer
@@ -214,3 +220,31 @@ def test_matcher_reflects_the_gallery(gallery: Gallery) -> None:
     assert [p.slug for p in matcher.people] == ["alice", "bob"]
     sims = matcher.person_similarities(unit[[2]])
     assert sims.tolist() == [[1.0, 0.0]]
+
+
+def test_disk_full_rolls_back_and_recognition_goes_on(
+    recognizer: Recognizer, photo: Callable[[str], bytes], obama: list[str],
+    faces_manifest: dict[str, Any],
+) -> None:
+    """With the database unable to grow (SQLite's 'database or disk is full'), an enrollment
+    fails with StorageError and leaves the gallery as it was; recognition still answers, only
+    the unknown-sighting history is not written."""
+    gallery = recognizer.gallery
+    person = gallery.create_person("Barack Obama")
+    recognizer.enroll(person.slug, photo(obama[0]))
+    version = gallery.version
+    db = gallery._db  # the gallery's own connection: the limit is per connection
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    db.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(StorageError) as raised:
+        recognizer.enroll(person.slug, photo(obama[1]))
+    assert "full" in raised.value.message
+    assert gallery.version == version
+    assert gallery.person(person.slug).face_count == 1
+    assert rows(gallery, "embeddings") == 1
+    stranger = faces_manifest["people"]["albert_einstein"][0]
+    for _ in range(3):
+        faces = recognizer.recognize(photo(stranger)).faces
+        assert [f.status for f in faces] == [FaceStatus.UNKNOWN]
+    assert gallery.unknown_sighting_count() == 0
+    assert recognizer.recognize(photo(obama[2])).faces[0].status is FaceStatus.KNOWN

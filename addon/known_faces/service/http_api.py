@@ -28,6 +28,7 @@ from ..errors import (
     InvalidName,
     KnownFacesError,
     ModelError,
+    StorageError,
     UnknownFace,
     UnknownPerson,
 )
@@ -55,6 +56,7 @@ _STATUS_OF: dict[type[KnownFacesError], int] = {
     ImageTooLarge: 413,
     EnrollmentRejected: 422,
     ModelError: 503,
+    StorageError: 507,
 }
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
