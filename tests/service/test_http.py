@@ -277,3 +277,18 @@ def test_import_of_a_damaged_zip_changes_nothing(api: ServiceRunner, photo: Phot
     answer = api.http("POST", "/import?mode=replace", damaged.getvalue())
     assert answer.status == 400
     assert [p["person"] for p in api.http("GET", "/people").json()["people"]] == ["barack_obama"]
+
+
+def test_disk_full_is_507_and_loses_nothing(api: ServiceRunner, photo: Photo) -> None:
+    """When the gallery cannot grow, enrolling answers 507 ``storage_error`` (not a bare 500),
+    the person keeps the faces they had, and recognition still answers."""
+    slug = enroll(api, "Barack Obama", photo(OBAMA_1))
+    db = api.service.gallery._db  # the service's own connection: SQLite's limit is per connection
+    db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
+    answer = api.http("POST", f"/people/{slug}/faces", photo(OBAMA_2))
+    assert answer.status == 507
+    assert answer.json()["error"] == "storage_error"
+    assert api.http("GET", f"/people/{slug}").json()["face_count"] == 1
+    recognised = api.http("POST", "/recognize?camera=door&publish=false", photo(OBAMA_2))
+    assert recognised.status == 200
+    assert recognised.json()["faces"][0]["person"] == slug
