@@ -7,7 +7,11 @@ documents the same entries for people.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ModelError
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +21,24 @@ class Preprocessing:
     channels: str = "RGB"
     mean: float = 127.5
     std: float = 128.0
+
+    @classmethod
+    def parse(cls, text: str) -> Preprocessing:
+        """``"RGB,127.5,128"`` → Preprocessing; ModelError says what is wrong."""
+        parts = [p.strip() for p in text.split(",")]
+        try:
+            channels, mean, std = parts[0].upper(), float(parts[1]), float(parts[2])
+        except (IndexError, ValueError):
+            channels, mean, std = "", 0.0, 0.0
+        if len(parts) != 3 or channels not in ("RGB", "BGR") or std <= 0:
+            raise ModelError(
+                f"embedder preprocessing '{text}' is not CHANNELS,MEAN,STD "
+                "(e.g. RGB,127.5,128; CHANNELS is RGB or BGR, STD > 0)"
+            )
+        return cls(channels, mean, std)
+
+    def __str__(self) -> str:
+        return f"{self.channels},{self.mean:g},{self.std:g}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +89,39 @@ EMBEDDER = ModelSpec(
 TFLITE2ONNX = "tflite2onnx==0.4.1"
 
 MODELS = (DETECTOR, EMBEDDER)
+
+
+def custom_embedder(path: Path, preprocessing: Preprocessing) -> ModelSpec:
+    """A user's own ArcFace-style 112×112 ONNX embedder, declared by file and preprocessing.
+
+    Its id carries a hash of the file and the preprocessing, so swapping either makes the
+    gallery re-embed its stored crops at the next start instead of mixing incomparable vectors.
+    """
+    try:
+        digest = hashlib.sha256(path.read_bytes())
+    except OSError as exc:
+        raise ModelError(f"cannot read the embedder {path}: {exc.strerror}") from exc
+    digest.update(str(preprocessing).encode())
+    return ModelSpec(
+        id=f"custom-{path.stem}-{digest.hexdigest()[:12]}",
+        role="embedder",
+        file=str(path.resolve()),
+        package=f"file:{path}",
+        member="",
+        sha256=None,
+        size=None,
+        licence="declared by the user (check it: many ArcFace weights are non-commercial)",
+        upstream="",
+        preprocessing=preprocessing,
+    )
+
+
+def embedder_spec(file: Path | None, preprocessing: str | None) -> ModelSpec:
+    """The catalogue's MobileFaceNet, or the user's embedder when a file is given (its
+    preprocessing defaults to MobileFaceNet's, ``RGB,127.5,128``)."""
+    if file is None:
+        if preprocessing:
+            raise ModelError("an embedder preprocessing was given without an embedder file")
+        return EMBEDDER
+    return custom_embedder(file, Preprocessing.parse(preprocessing) if preprocessing
+                           else Preprocessing())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -52,6 +53,14 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models-dir", type=Path, default=None,
                         help=f"model directory (default: $KNOWN_FACES_MODELS_DIR or "
                              f"{default_models_dir()})")
+    parser.add_argument("--embedder", type=Path, metavar="FILE",
+                        default=os.environ.get("KNOWN_FACES_EMBEDDER_FILE") or None,
+                        help="your own ArcFace-style 112×112 ONNX embedder instead of "
+                             "MobileFaceNet ($KNOWN_FACES_EMBEDDER_FILE; see models/README.md)")
+    parser.add_argument("--embedder-preprocessing", metavar="CHANNELS,MEAN,STD",
+                        default=os.environ.get("KNOWN_FACES_EMBEDDER_PREPROCESSING") or None,
+                        help="what --embedder expects, e.g. RGB,127.5,128 (the default) or "
+                             "BGR,127.5,127.5 ($KNOWN_FACES_EMBEDDER_PREPROCESSING)")
     parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads")
     parser.add_argument("--detector-size", type=int, default=640,
                         help="long side snapshots are scaled to before detection")
@@ -64,9 +73,11 @@ def data_dir(args: argparse.Namespace) -> Path:
 
 def load_engine(args: argparse.Namespace):
     """The engine on the installed models."""
+    from .catalogue import embedder_spec
     from .engine import Engine
 
-    return Engine.load(args.models_dir, threads=args.threads, detector_size=args.detector_size)
+    return Engine.load(args.models_dir, threads=args.threads, detector_size=args.detector_size,
+                       embedder=embedder_spec(args.embedder, args.embedder_preprocessing))
 
 
 def load_recognizer(args: argparse.Namespace):

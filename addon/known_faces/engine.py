@@ -16,11 +16,11 @@ import cv2
 import numpy as np
 
 from .align import align_face
-from .catalogue import DETECTOR, EMBEDDER
+from .catalogue import DETECTOR, EMBEDDER, ModelSpec
 from .decode import decode_image
 from .detect import RetinaFaceDetector
 from .embed import Embedder
-from .errors import EnrollmentRejected
+from .errors import EnrollmentRejected, ModelError
 from .paths import default_models_dir
 from .quality import QualityGates, enrollment_problem, measure, recognition_status
 from .results import FaceResult, FaceStatus
@@ -68,15 +68,17 @@ class Engine:
         threads: int = 2,
         detector_size: int = 640,
         gates: QualityGates | None = None,
+        embedder: ModelSpec = EMBEDDER,
     ) -> Engine:
-        """Sessions on the installed catalogue models (``known-faces models install``)."""
+        """Sessions on the installed catalogue models (``known-faces models install``), or on
+        a user's own embedder (``catalogue.custom_embedder``)."""
         models_dir = models_dir or default_models_dir()
-        assert EMBEDDER.preprocessing is not None
+        if embedder.preprocessing is None:
+            raise ModelError(f"{embedder.id} declares no preprocessing")
         detector = RetinaFaceDetector(models_dir / DETECTOR.file, long_side=detector_size,
                                       threads=threads)
-        embedder = Embedder(models_dir / EMBEDDER.file, EMBEDDER.preprocessing, EMBEDDER.id,
-                            threads=threads)
-        return cls(detector, embedder, gates)
+        return cls(detector, Embedder(models_dir / embedder.file, embedder.preprocessing,
+                                      embedder.id, threads=threads), gates)
 
     @property
     def model_id(self) -> str:

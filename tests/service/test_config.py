@@ -74,6 +74,8 @@ def test_tls_port_default() -> None:
     ("topic_prefix: 'a/+/b'", "invalid option 'topic_prefix'"),
     ("mqtt_port: 70000", "invalid option 'mqtt_port'"),
     ("match_treshold: 0.5", "unknown option 'match_treshold'"),
+    ("embedder_preprocessing: 'YUV,0,1'", "invalid option 'embedder_preprocessing'"),
+    ("embedder_preprocessing: 'RGB,127.5,0'", "invalid option 'embedder_preprocessing'"),
     ("- just a list", "must hold a mapping"),
     ("key: [unclosed", "is not valid YAML"),
 ])
@@ -154,3 +156,12 @@ def _health(port: int) -> dict | None:
     except OSError:
         return None
     return answer.json() if answer.status == 200 and answer.json()["mqtt"] == "connected" else None
+
+
+def test_embedder_options_from_the_environment() -> None:
+    """The add-on option and the CLI's variable share a name: KNOWN_FACES_EMBEDDER_FILE."""
+    settings = load_settings(environ={"KNOWN_FACES_EMBEDDER_FILE": "/share/m.onnx",
+                                      "KNOWN_FACES_EMBEDDER_PREPROCESSING": "bgr, 127.5, 127.5"})
+    assert settings.embedder_file == Path("/share/m.onnx")
+    assert settings.embedder_preprocessing == "BGR,127.5,127.5"
+    assert load_settings(environ={}).embedder_file is None

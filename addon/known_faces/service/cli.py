@@ -78,6 +78,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from ..catalogue import embedder_spec
     from ..engine import Engine
     from ..quality import QualityGates
     from .app import Service
@@ -87,6 +88,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings.models_dir, threads=settings.threads, detector_size=settings.detector_size,
         gates=QualityGates(min_face_px=settings.min_face_px,
                            min_detection_score=settings.min_detection_score),
+        embedder=embedder_spec(settings.embedder_file, settings.embedder_preprocessing),
     )
     service = Service(settings, engine, supervisor=Supervisor.from_environment())
     asyncio.run(_serve(service))

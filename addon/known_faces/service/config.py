@@ -17,6 +17,8 @@ from typing import Any
 import voluptuous as vol
 import yaml
 
+from ..catalogue import Preprocessing
+from ..errors import ModelError
 from ..match import MatchSettings
 from ..paths import default_data_dir, default_models_dir
 from ..quality import QualityGates
@@ -36,6 +38,14 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 # The engine's defaults are the calibrated ones (README, *Calibration*); the options start there.
 MATCH_DEFAULTS = MatchSettings()
 GATE_DEFAULTS = QualityGates()
+
+
+def _preprocessing(value: Any) -> str:
+    """``CHANNELS,MEAN,STD`` as the engine parses it (``RGB,127.5,128``)."""
+    try:
+        return str(Preprocessing.parse(str(value)))
+    except ModelError as err:
+        raise vol.Invalid(str(err)) from None
 
 
 def _unit_float() -> vol.All:
@@ -76,6 +86,10 @@ OPTIONS_SCHEMA = vol.Schema(
         vol.Optional("mqtt_password"): vol.Coerce(str),
         vol.Optional("mqtt_tls", default=False): vol.Boolean(),
         vol.Optional("log_level", default="info"): vol.In(LOG_LEVELS),
+        # Another ArcFace-style 112×112 ONNX embedder (models/README.md); the gallery is
+        # re-embedded from its stored crops when it changes.
+        vol.Optional("embedder_file"): vol.Coerce(str),
+        vol.Optional("embedder_preprocessing"): _preprocessing,
     }
 )
 
@@ -129,6 +143,8 @@ class Settings:
     mqtt_password: str | None
     mqtt_tls: bool
     log_level: str
+    embedder_file: Path | None
+    embedder_preprocessing: str | None
     http_host: str
     http_port: int
     data_dir: Path
@@ -167,6 +183,8 @@ class Settings:
             mqtt_password=data.get("mqtt_password") or None,
             mqtt_tls=data["mqtt_tls"],
             log_level=data["log_level"],
+            embedder_file=Path(data["embedder_file"]) if data.get("embedder_file") else None,
+            embedder_preprocessing=data.get("embedder_preprocessing"),
             http_host=data["http_host"],
             http_port=data["http_port"],
             data_dir=data.get("data_dir") or fallback_data,
