@@ -87,6 +87,18 @@ EMBEDDER = ModelSpec(
 )
 
 TFLITE2ONNX = "tflite2onnx==0.4.1"
+# Everything tflite2onnx pulls in, pinned too: a new onnx or tflite release must not change
+# the converted embedder (the golden check would refuse it, but the install would then fail).
+CONVERTER_REQUIREMENTS = (
+    TFLITE2ONNX,
+    "tflite==2.18.0",
+    "onnx==1.23.2",
+    "numpy==2.4.6",
+    "protobuf==7.36.2",
+    "flatbuffers==25.12.19",
+    "ml_dtypes==0.6.0",
+    "typing_extensions==4.16.0",
+)
 
 MODELS = (DETECTOR, EMBEDDER)
 

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .catalogue import DETECTOR, EMBEDDER, TFLITE2ONNX, ModelSpec
+from .catalogue import CONVERTER_REQUIREMENTS, DETECTOR, EMBEDDER, TFLITE2ONNX, ModelSpec
 from .errors import ModelError
 from .golden import check_golden_embeddings
 
@@ -225,13 +225,14 @@ class ModelInstaller:
 
     def _converter_python(self) -> Path:
         """A throwaway venv with tflite2onnx, cached; never part of the runtime."""
-        tool_dir = self.cache_dir / "tools" / TFLITE2ONNX.replace("==", "-")
+        pins = hashlib.sha256("\n".join(CONVERTER_REQUIREMENTS).encode()).hexdigest()[:8]
+        tool_dir = self.cache_dir / "tools" / f"{TFLITE2ONNX.replace('==', '-')}-{pins}"
         python = tool_dir / "bin" / "python"
         if not (tool_dir / ".complete").is_file():
             shutil.rmtree(tool_dir, ignore_errors=True)
             _run([sys.executable, "-m", "venv", str(tool_dir)], "creating the converter venv")
             _run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                  TFLITE2ONNX], f"installing {TFLITE2ONNX} from PyPI")
+                  *CONVERTER_REQUIREMENTS], f"installing {TFLITE2ONNX} from PyPI")
             (tool_dir / ".complete").touch()
         return python
 
