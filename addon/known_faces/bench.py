@@ -19,13 +19,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .align import align_face
-from .detect import letterbox
-from .embed import preprocess_crops
-from .engine import Engine
 from .errors import KnownFacesError
 from .evaluate import collect
-from .match import Matcher, MatchSettings, PersonRef
+from .pipeline.align import align_face
+from .pipeline.detect import letterbox
+from .pipeline.embed import preprocess_crops
+from .pipeline.engine import Engine
+from .pipeline.match import Matcher, MatchSettings, PersonRef
 
 CASES = (
     ("1080p, 1 face", "resolution/obama-1080p.jpg"),

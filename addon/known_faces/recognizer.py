@@ -13,10 +13,10 @@ import uuid
 
 import numpy as np
 
-from .engine import Engine, decode_crop, encode_crop, timed
-from .gallery import Face, Gallery
-from .match import Matcher, MatchSettings
-from .results import FaceStatus, SnapshotResult
+from .pipeline.engine import Engine, decode_crop, encode_crop, timed
+from .pipeline.match import Matcher, MatchSettings
+from .pipeline.results import FaceStatus, SnapshotResult
+from .store.gallery import Face, Gallery
 
 REEMBED_BATCH = 32
 

@@ -11,10 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
-from known_faces.decode import MAX_BYTES, decode_image, image_size
 from known_faces.errors import ImageTooLarge, InvalidImage
+from known_faces.pipeline.decode import MAX_BYTES, decode_image, image_size
+from known_faces.pipeline.results import FaceStatus
 from known_faces.recognizer import Recognizer
-from known_faces.results import FaceStatus
 
 
 def encode(image: np.ndarray, ext: str = ".jpg") -> bytes:

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from known_faces.engine import Engine
 from known_faces.errors import EnrollmentRejected
-from known_faces.match import MatchSettings
+from known_faces.pipeline.engine import Engine
+from known_faces.pipeline.match import MatchSettings
+from known_faces.pipeline.results import FaceStatus
 from known_faces.recognizer import Recognizer
-from known_faces.results import FaceStatus
 from tests.photos import manifest
 
 EVENT_FIELDS = {

@@ -24,19 +24,19 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from .. import __version__
-from ..archive import export_archive, import_archive
-from ..engine import Engine, encode_crop
 from ..errors import ImageTooLarge, KnownFacesError
-from ..gallery import Face, Gallery, Person
-from ..match import MatchSettings
+from ..pipeline.engine import Engine, encode_crop
+from ..pipeline.match import MatchSettings
+from ..pipeline.results import SnapshotResult
 from ..recognizer import Recognizer
-from ..results import SnapshotResult
+from ..store.archive import export_archive, import_archive
+from ..store.gallery import Face, Gallery, Person
 from .config import Settings
 from .http_api import MAX_IMAGE_BYTES, build_app
 from .identity import ensure_instance_id, ensure_token
 from .intake import LatestPerCamera, Snapshot
 from .metrics import Metrics
-from .mqtt import BrokerSettings, MqttLink
+from .mqtt_link import BrokerSettings, MqttLink
 from .supervisor import Supervisor, SupervisorError
 from .topics import Topics, valid_camera
 

@@ -17,11 +17,11 @@ from typing import Any
 import voluptuous as vol
 import yaml
 
-from ..catalogue import Preprocessing
 from ..errors import ModelError
-from ..match import MatchSettings
+from ..models.catalogue import Preprocessing
 from ..paths import default_data_dir, default_models_dir
-from ..quality import QualityGates
+from ..pipeline.match import MatchSettings
+from ..pipeline.quality import QualityGates
 
 SUPERVISOR_OPTIONS = Path("/data/options.json")
 SUPERVISOR_DATA_DIR = Path("/data")

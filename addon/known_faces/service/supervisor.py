@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from .mqtt import BrokerSettings
+from .mqtt_link import BrokerSettings
 
 LOG = logging.getLogger(__name__)
 

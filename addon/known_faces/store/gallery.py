@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DuplicateName, StorageError, UnknownFace, UnknownPerson
-from .match import Matcher, PersonRef
+from ..errors import DuplicateName, StorageError, UnknownFace, UnknownPerson
+from ..pipeline.match import Matcher, PersonRef
 from .names import clean_name, slugify
 
 SCHEMA = """

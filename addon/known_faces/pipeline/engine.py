@@ -15,13 +15,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..errors import EnrollmentRejected, ModelError
+from ..models.catalogue import DETECTOR, EMBEDDER, ModelSpec
+from ..paths import default_models_dir
 from .align import align_face
-from .catalogue import DETECTOR, EMBEDDER, ModelSpec
 from .decode import decode_image
 from .detect import RetinaFaceDetector
 from .embed import Embedder
-from .errors import EnrollmentRejected, ModelError
-from .paths import default_models_dir
 from .quality import QualityGates, enrollment_problem, measure, recognition_status
 from .results import FaceResult, FaceStatus
 

@@ -12,7 +12,7 @@ import struct
 import cv2
 import numpy as np
 
-from .errors import ImageTooLarge, InvalidImage
+from ..errors import ImageTooLarge, InvalidImage
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000
