@@ -13,10 +13,12 @@ import uuid
 
 import numpy as np
 
+from .errors import EnrollmentRejected
 from .pipeline.engine import Engine, decode_crop, encode_crop, timed
 from .pipeline.match import Matcher, MatchSettings
-from .pipeline.results import FaceStatus, SnapshotResult
-from .store.gallery import Face, Gallery
+from .pipeline.results import FaceResult, FaceStatus, SnapshotResult
+from .store.gallery import Face, Gallery, Person
+from .store.names import clean_name
 
 REEMBED_BATCH = 32
 
@@ -97,9 +99,27 @@ class Recognizer:
     def enroll(self, slug: str, data: bytes, *, source: str = "cli") -> Face:
         """Add one photo's face to a person (strict gates; EnrollmentRejected says why)."""
         self.gallery.person(slug)
-        face = self.engine.enrollment_face(data)
-        assert face.embedding is not None
-        stored = self.gallery.add_face(slug, encode_crop(face.crop), face.embedding,
+        face, vector = self._enrollment_face(data)
+        stored = self.gallery.add_face(slug, encode_crop(face.crop), vector,
                                        self.engine.model_id, source, face.quality.as_dict())
         self.refresh()
         return stored
+
+    def enroll_by_name(self, name: str, data: bytes, *,
+                       source: str = "cli") -> tuple[Face, Person, bool]:
+        """Add one photo's face to the person called ``name``, creating them only when the
+        face is accepted: (face, person, created). A refused photo changes nothing."""
+        clean_name(name)  # a bad name is refused before the engine spends time on the photo
+        face, vector = self._enrollment_face(data)
+        stored, created = self.gallery.add_face_by_name(
+            name, encode_crop(face.crop), vector, self.engine.model_id, source,
+            face.quality.as_dict())
+        self.refresh()
+        return stored, self.gallery.person(stored.person), created
+
+    def _enrollment_face(self, data: bytes) -> tuple[FaceResult, np.ndarray]:
+        """The gated face of an enrollment photo and its embedding."""
+        face = self.engine.enrollment_face(data)
+        if face.embedding is None:  # enrollment_face only returns embedded faces
+            raise EnrollmentRejected("the face could not be embedded", code="low_quality")
+        return face, face.embedding

@@ -130,7 +130,8 @@ def test_retained_gallery_camera_person_and_status(start_service: Start, listen:
                         cv2.IMREAD_COLOR)
     assert crop.shape == (112, 112, 3)
     announce = late.on(topics.announce).json()
-    assert set(announce) == {"instance_id", "url", "version"}
+    assert set(announce) == {"instance_id", "url", "version", "topic_prefix"}
+    assert announce["topic_prefix"] == topics.prefix
     assert runner.service.token not in late.on(topics.announce).payload.decode()
 
 

@@ -174,6 +174,7 @@ class Service:
             "model": self.engine.model_id,
             "people": len(self._people()),
             "mqtt": "connected" if self.mqtt_connected else "disconnected",
+            "topic_prefix": self.settings.topic_prefix,
         }
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -216,7 +217,8 @@ class Service:
         host = await supervisor.hostname()
         for attempt in range(DISCOVERY_RETRIES):
             try:
-                uuid = await supervisor.discover(host, self.http_port, self.token)
+                uuid = await supervisor.discover(host, self.http_port, self.token,
+                                                  self.settings.topic_prefix)
             except SupervisorError as err:
                 LOG.warning("discovery failed (%s), attempt %d", err, attempt + 1)
                 await asyncio.sleep(2**attempt)
@@ -228,7 +230,7 @@ class Service:
         """Retained messages may be gone with a restarted broker: publish them again."""
         self._publish_gallery()
         announce = {"instance_id": self.instance_id, "url": advertised_url(self.settings),
-                    "version": self.version}
+                    "version": self.version, "topic_prefix": self.settings.topic_prefix}
         self._publish(self.topics.announce, json.dumps(announce), retain=True)
 
     def _publish(self, topic: str, payload: bytes | str, *, retain: bool = False) -> None:
@@ -357,6 +359,17 @@ class Service:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._executor, work)
+        finally:
+            self._gallery_changed.set()
+
+    async def enroll_by_name(self, name: str, image: bytes, *,
+                             source: str) -> tuple[Face, Person, bool]:
+        """Atomic enroll-by-name on a worker thread (the person exists only if a face does)."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(
+                self._executor,
+                lambda: self.recognizer.enroll_by_name(name, image, source=source))
         finally:
             self._gallery_changed.set()
 

@@ -266,6 +266,18 @@ class Api:
         return web.json_response({"face": face.as_dict(), "person": person.as_dict()},
                                  status=201)
 
+    async def enroll(self, request: web.Request) -> web.Response:
+        """201 with the face, the person and whether the person was created; a refused photo
+        is a 422 and creates nobody."""
+        name = request.query.get("name")
+        if name is None:
+            raise ApiError(400, InvalidName.code, "the 'name' query parameter is required")
+        source = request.query.get("source", "http")[:64]
+        image = await read_image(request)
+        face, person, created = await self.service.enroll_by_name(name, image, source=source)
+        return web.json_response({"face": face.as_dict(), "person": person.as_dict(),
+                                  "created": created}, status=201)
+
     async def delete_face(self, request: web.Request) -> web.Response:
         """204."""
         slug, fid = request.match_info["slug"], face_id(request)
