@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from known_faces.service.http_api import MAX_IMAGE_BYTES
+from known_faces.pipeline.decode import MAX_IMAGE_BYTES
 from known_faces.service.routes import API_BASE, ROUTES
 
 from .helpers import REPO, MqttProbe, ServiceRunner, enroll, multipart, request

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from known_faces.service.intake import LatestPerCamera, Snapshot
+from known_faces.service.intake import LatestPerCamera
+from known_faces.sources.snapshot import Snapshot
 
 
 def snap(camera: str, n: int) -> Snapshot:

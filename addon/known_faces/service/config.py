@@ -22,14 +22,15 @@ from ..models.catalogue import Preprocessing
 from ..paths import default_data_dir, default_models_dir
 from ..pipeline.match import MatchSettings
 from ..pipeline.quality import QualityGates
+from ..sources.cameras import CAMERA_RE
 
 SUPERVISOR_OPTIONS = Path("/data/options.json")
 SUPERVISOR_DATA_DIR = Path("/data")
 ENV_PREFIX = "KNOWN_FACES_"
 
 # Patterns shared with config.yaml's ``match(...)`` types, so the Supervisor refuses the same
-# values in its UI that the service would refuse at start-up.
-CAMERA_RE = r"^[A-Za-z0-9_\-]{1,64}$"
+# values in its UI that the service would refuse at start-up (CAMERA_RE among them).
+
 PREFIX_RE = r"^[^/#+\s]+(/[^/#+\s]+)*$"
 SNAPSHOT_TOPIC_RE = r"^([^/#+]+/)*\+(/[^/#+]+)*$"
 

@@ -32,16 +32,16 @@ from ..errors import (
     UnknownFace,
     UnknownPerson,
 )
+from ..pipeline.decode import MAX_IMAGE_BYTES
+from ..sources.cameras import valid_camera
 from .openapi import openapi_document
 from .routes import API_BASE, ROUTES
-from .topics import valid_camera
 
 if TYPE_CHECKING:
     from .app import Service
 
 LOG = logging.getLogger(__name__)
 
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_ARCHIVE_BYTES = 512 * 1024 * 1024
 CHUNK = 256 * 1024
 MAX_EVENTS = 500
