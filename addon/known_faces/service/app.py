@@ -115,7 +115,7 @@ class Service:
         self.recognizer = Recognizer(engine, self.gallery,
                                      MatchSettings(settings.match_threshold, settings.margin))
         self.outbox = Outbox(self._send, lambda kind, reason: self.metrics.publish_dropped.inc(
-            kind=kind.value, reason=reason))
+            kind=kind.value, reason=reason), max_events=settings.publish_queue)
         self.publisher = ResultPublisher(self.topics, self.outbox)
         camera_match = {
             name: MatchSettings(

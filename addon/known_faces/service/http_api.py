@@ -34,6 +34,7 @@ from ..errors import (
 )
 from ..pipeline.decode import MAX_IMAGE_BYTES
 from ..sources.cameras import valid_camera
+from .intake import IntakeFull
 from .openapi import openapi_document
 from .routes import API_BASE, ROUTES
 
@@ -56,8 +57,10 @@ _STATUS_OF: dict[type[KnownFacesError], int] = {
     ImageTooLarge: 413,
     EnrollmentRejected: 422,
     ModelError: 503,
+    IntakeFull: 503,
     StorageError: 507,
 }
+RETRY_AFTER_S = 1
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
@@ -75,7 +78,8 @@ class ApiError(Exception):
 
 def error_response(status: int, code: str, message: str) -> web.Response:
     """The one error shape: ``{"error": code, "message": text}``."""
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = ({"WWW-Authenticate": "Bearer"} if status == 401
+               else {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None)
     return web.json_response({"error": code, "message": message}, status=status, headers=headers)
 
 

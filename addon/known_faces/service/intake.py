@@ -52,6 +52,11 @@ class LatestPerCamera:
         return len(self._pending)
 
     @property
+    def in_progress(self) -> int:
+        """Cameras whose snapshot is being recognised right now."""
+        return len(self._busy)
+
+    @property
     def pending_bytes(self) -> int:
         """Bytes of the snapshots waiting."""
         return self._bytes
