@@ -81,10 +81,9 @@ class Recognizer:
         stages: dict[str, float] = {}
         detected = self.engine.analyse(data, stages)
         settings = match or self.match_settings
-        passed = [face for face in detected if face.embedding is not None]
+        vectors = [face.embedding for face in detected if face.embedding is not None]
         with timed(stages, "match"):
-            verdicts = iter(self._matcher.match(np.stack([f.embedding for f in passed]),
-                                                settings) if passed else [])
+            verdicts = iter(self._matcher.match(np.stack(vectors), settings) if vectors else [])
             faces = tuple(self._result(face, verdicts) for face in detected)
         result = SnapshotResult(
             snapshot_id=str(uuid.uuid4()), camera=camera, source=source,

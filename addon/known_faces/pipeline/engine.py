@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import EnrollmentRejected, ModelError
+from ..errors import EnrollmentRejected, InvalidImage, ModelError
 from ..models.catalogue import DETECTOR, EMBEDDER, ModelSpec
 from ..paths import default_models_dir
 from .align import align_face
@@ -48,7 +48,10 @@ def encode_crop(crop: np.ndarray) -> bytes:
 
 def decode_crop(data: bytes) -> np.ndarray:
     """A stored crop back to BGR pixels."""
-    return cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InvalidImage("a stored face crop does not decode")
+    return np.asarray(image)
 
 
 class Engine:

@@ -39,7 +39,7 @@ from .openapi import openapi_document
 from .routes import API_BASE, ROUTES
 
 if TYPE_CHECKING:
-    from .app import Service
+    from .api_backend import ApiBackend
 
 LOG = logging.getLogger(__name__)
 
@@ -132,7 +132,8 @@ async def read_name(request: web.Request) -> str:
         raise ApiError(400, "invalid_json", "the body must be JSON: {\"name\": ...}") from None
     if not isinstance(body, dict) or not isinstance(body.get("name"), str):
         raise ApiError(400, InvalidName.code, "the body must be {\"name\": \"<display name>\"}")
-    return body["name"]
+    name: str = body["name"]
+    return name
 
 
 def query_bool(request: web.Request, name: str, default: bool) -> bool:
@@ -173,7 +174,7 @@ def face_id(request: web.Request) -> int:
 class Api:
     """Handlers named as in the route table; ``service`` does the work."""
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: ApiBackend) -> None:
         self.service = service
         self._openapi = openapi_document(service.version)
 
@@ -333,7 +334,7 @@ class Api:
         return web.json_response(self._openapi, dumps=lambda o: json.dumps(o, indent=1))
 
 
-def build_app(service: Service) -> web.Application:
+def build_app(service: ApiBackend) -> web.Application:
     """The aiohttp application with every route of ``routes.ROUTES``."""
     api = Api(service)
     app = web.Application(middlewares=[api.guard], client_max_size=MAX_IMAGE_BYTES + CHUNK)

@@ -168,7 +168,7 @@ class Metrics:
 
     def render(self) -> str:
         """The whole exposition document."""
-        families = [
+        families: list[Counter | Histogram | Gauge] = [
             self.received,
             self.processed,
             self.dropped,
