@@ -7,6 +7,7 @@ what the CLI, the service and the benchmark share.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,13 +20,15 @@ from ..errors import EnrollmentRejected, InvalidImage, ModelError
 from ..models.catalogue import DETECTOR, EMBEDDER, ModelSpec
 from ..paths import default_models_dir
 from .align import align_face
-from .decode import decode_image
+from .decode import decode_reduced, memory_slot
 from .detect import RetinaFaceDetector
 from .embed import Embedder
 from .quality import QualityGates, enrollment_problem, measure, recognition_status
 from .results import DetectedFace
 
 StageTimes = dict[str, float]
+# A large JPEG keeps at least this many times the detector's long side when decoded reduced.
+REDUCED_DECODE_FACTOR = 4
 
 
 @contextmanager
@@ -44,6 +47,13 @@ def encode_crop(crop: np.ndarray) -> bytes:
     if not ok:  # pragma: no cover - encoding a valid uint8 image does not fail
         raise RuntimeError("JPEG encoding failed")
     return data.tobytes()
+
+
+def in_full_size(face: DetectedFace, scale: int) -> DetectedFace:
+    """A face found on an image decoded at 1/``scale``, in the full-size image's pixels."""
+    box = (face.box[0] * scale, face.box[1] * scale, face.box[2] * scale, face.box[3] * scale)
+    quality = dataclasses.replace(face.quality, face_px=face.quality.face_px * scale)
+    return dataclasses.replace(face, box=box, landmarks=face.landmarks * scale, quality=quality)
 
 
 def decode_crop(data: bytes) -> np.ndarray:
@@ -111,11 +121,19 @@ class Engine:
                 for box, landmarks, quality, crop, rejection in found]
 
     def analyse(self, data: bytes, stages: StageTimes | None = None) -> list[DetectedFace]:
-        """Decode snapshot bytes and return ``faces`` of it."""
+        """Decode snapshot bytes and return ``faces`` of it, in the snapshot's own pixels.
+
+        A very large JPEG is decoded reduced (``decode_reduced``: at least four times the
+        detector's long side is kept); its faces are then measured on the reduced image, which
+        only makes the quality gates stricter, and reported in full-size pixels.
+        """
         stages = stages if stages is not None else {}
-        with timed(stages, "decode"):
-            image = decode_image(data)
-        return self.faces(image, stages)
+        min_long_side = REDUCED_DECODE_FACTOR * self.detector.long_side
+        with memory_slot(data, min_long_side):
+            with timed(stages, "decode"):
+                image, scale = decode_reduced(data, min_long_side)
+            faces = self.faces(image, stages)
+        return faces if scale == 1 else [in_full_size(face, scale) for face in faces]
 
     def enrollment_face(self, data: bytes) -> DetectedFace:
         """The one face of an enrollment photo; EnrollmentRejected with the reason otherwise."""
