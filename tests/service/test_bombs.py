@@ -14,6 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from known_faces.service.memory import return_large_buffers
+
 from .helpers import Broker, MqttProbe, ServiceProcess, request, wait_until
 
 PEAK_RSS_LIMIT_MB = 300
@@ -78,3 +80,8 @@ def test_bombs_keep_peak_memory_bounded(broker: Broker, tmp_path: Path,
     finally:
         probe.close()
         service.stop()
+
+
+def test_freed_image_buffers_go_back_to_the_system() -> None:
+    """glibc's mmap threshold is fixed (see service/memory.py), here as in ``serve``."""
+    assert return_large_buffers() is True

@@ -82,8 +82,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ..pipeline.engine import Engine
     from ..pipeline.quality import QualityGates
     from .app import Service
+    from .memory import return_large_buffers
     from .supervisor import Supervisor
 
+    return_large_buffers()
     engine = Engine.load(
         settings.models_dir, threads=settings.threads, detector_size=settings.detector_size,
         gates=QualityGates(min_face_px=settings.min_face_px,
