@@ -62,9 +62,12 @@ def face_fields(result: SnapshotResult, face: FaceResult, event_id: str) -> Payl
     }
 
 
-def person_detected_events(result: SnapshotResult) -> list[Payload]:
-    """``<prefix>/event/person_detected``: one per face that passed the quality gates."""
-    return [face_fields(result, face, str(uuid.uuid4())) for face in result.matched]
+def person_detected_events(result: SnapshotResult,
+                           extra: dict[str, Any] | None = None) -> list[Payload]:
+    """``<prefix>/event/person_detected``: one per face that passed the quality gates, with
+    the source's own fields (``extra``: ``frigate_event_id``, ``track_id``, …) added."""
+    return [{**face_fields(result, face, str(uuid.uuid4())), **(extra or {})}
+            for face in result.matched]
 
 
 def recognize_answer(result: SnapshotResult) -> Payload:

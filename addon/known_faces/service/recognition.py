@@ -133,7 +133,7 @@ class RecognitionLoop:
             match=self._camera_match.get(snapshot.camera), received=snapshot.received)
         if not snapshot.publish:
             return Outcome(result, [], None)
-        events = payloads.person_detected_events(result)
+        events = payloads.person_detected_events(result, snapshot.extra)
         for event in events:
             self.recognizer.gallery.record_event(event)
         best = max(result.faces, key=lambda f: (f.passed_gates, f.quality.face_px), default=None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -12,9 +12,10 @@ class Snapshot:
     """One received image waiting for the engine.
 
     ``received`` is a ``time.monotonic()`` value, so latencies include the wait in the intake.
-    ``reply`` is set when a caller waits for the result (HTTP ``/recognize``); such a snapshot
-    is never replaced by a newer one, it is answered. ``publish`` says whether the result goes
-    out on MQTT.
+    ``reply`` is set when a caller waits for the result (HTTP ``/recognize``, a Frigate event,
+    a stream's tracker); such a snapshot is never replaced by a newer one, it is answered.
+    ``publish`` says whether the result goes out on MQTT; ``extra`` holds fields the source adds
+    to each of its ``person_detected`` events (``frigate_event_id``, ``track_id``, …).
     """
 
     camera: str
@@ -23,3 +24,4 @@ class Snapshot:
     source: str = "mqtt"
     publish: bool = True
     reply: asyncio.Future[Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
