@@ -7,7 +7,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ..store.names import MAX_NAME_LENGTH, SLUG_PATTERN
+from .config import CAMERA_RE
+
 API_BASE = "/api/v1"
+
+# The limits the server enforces, stated once so the OpenAPI document states the same ones.
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+MAX_ARCHIVE_BYTES = 512 * 1024 * 1024
+MAX_JSON_BYTES = 16 * 1024
+MAX_EVENTS = 500
+INT64_MAX = 2**63 - 1  # SQLite's largest integer: the face id range
 
 
 class Body(StrEnum):
@@ -19,14 +29,17 @@ class Body(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Query:
-    """A query parameter."""
+class Param:
+    """A query or path parameter, with the limits the handler checks it against."""
 
     name: str
     type: str
     description: str
     default: str | int | bool | None = None
     enum: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    pattern: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,48 +53,64 @@ class Route:
     responses: tuple[int, ...]
     auth: bool = True
     body: Body | None = None
-    query: tuple[Query, ...] = ()
+    query: tuple[Param, ...] = ()
     produces: str = "application/json"
+    answer: str | None = None  # the OpenAPI schema (components) of the success body
+
+
+# Path levels (``{slug}``, ``{face_id}``) mean the same in every route.
+PATH_PARAMS: dict[str, Param] = {
+    "slug": Param("slug", "string", "The person's slug (from the name; never changes).",
+                  pattern=SLUG_PATTERN),
+    "face_id": Param("face_id", "integer", "The face's id.", minimum=1, maximum=INT64_MAX),
+}
+NAME_LIMITS = {"minLength": 1, "maxLength": MAX_NAME_LENGTH}
 
 
 _PERSON_ERRORS = (401, 404)
+_BODY_ERRORS = (400, 408)  # bad body; body stopped arriving
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/health", "health", "Liveness, version, model and broker state.", (200,),
-          auth=False),
+          auth=False, answer="Health"),
     Route("POST", "/recognize", "recognize", "Recognise every face of one image.",
-          (200, 400, 401, 413), body=Body.IMAGE,
-          query=(Query("camera", "string", "Camera name reported in the results.", "http"),
-                 Query("publish", "boolean",
+          (200, *_BODY_ERRORS, 401, 413), body=Body.IMAGE, answer="Recognition",
+          query=(Param("camera", "string", "Camera name reported in the results.", "http",
+                       pattern=CAMERA_RE),
+                 Param("publish", "boolean",
                        "Also publish the events and states over MQTT, as for a snapshot.",
                        False))),
-    Route("GET", "/people", "list_people", "Every enrolled person.", (200, 401)),
+    Route("GET", "/people", "list_people", "Every enrolled person.", (200, 401),
+          answer="People"),
     Route("POST", "/people", "create_person", "Enroll a person (without faces yet).",
-          (201, 400, 401, 409), body=Body.NAME),
+          (201, *_BODY_ERRORS, 401, 409, 413), body=Body.NAME, answer="Person"),
     Route("GET", "/people/{slug}", "get_person", "One person with their faces.",
-          (200, *_PERSON_ERRORS)),
+          (200, *_PERSON_ERRORS), answer="PersonWithFaces"),
     Route("PATCH", "/people/{slug}", "rename_person",
-          "Change the display name; the slug never changes.", (200, 400, *_PERSON_ERRORS, 409),
-          body=Body.NAME),
+          "Change the display name; the slug never changes.",
+          (200, *_BODY_ERRORS, *_PERSON_ERRORS, 409, 413), body=Body.NAME, answer="Person"),
     Route("DELETE", "/people/{slug}", "delete_person",
           "Forget a person, with their crops and vectors.", (204, *_PERSON_ERRORS)),
     Route("GET", "/people/{slug}/faces", "list_faces", "A person's enrolled faces.",
-          (200, *_PERSON_ERRORS)),
+          (200, *_PERSON_ERRORS), answer="Faces"),
     Route("POST", "/people/{slug}/faces", "add_face",
           "Add a face from a photo showing exactly one clear face.",
-          (201, 400, *_PERSON_ERRORS, 413, 422), body=Body.IMAGE,
-          query=(Query("source", "string", "Where the photo came from (kept with the face).",
+          (201, *_BODY_ERRORS, *_PERSON_ERRORS, 413, 422), body=Body.IMAGE, answer="FaceAdded",
+          query=(Param("source", "string",
+                       "Where the photo came from (kept with the face, cut to 64 characters).",
                        "http"),)),
     Route("DELETE", "/people/{slug}/faces/{face_id}", "delete_face", "Remove one face.",
           (204, *_PERSON_ERRORS)),
     Route("GET", "/people/{slug}/faces/{face_id}/crop", "face_crop",
           "The aligned 112×112 face crop.", (200, *_PERSON_ERRORS), produces="image/jpeg"),
     Route("GET", "/events", "events", "Recent person_detected events, newest first.",
-          (200, 400, 401), query=(Query("limit", "integer", "How many (1–500).", 50),)),
+          (200, 400, 401), answer="Events",
+          query=(Param("limit", "integer", f"How many (1–{MAX_EVENTS}).", 50, minimum=1,
+                       maximum=MAX_EVENTS),)),
     Route("GET", "/export", "export", "The whole gallery as one archive.", (200, 401),
           produces="application/zip"),
     Route("POST", "/import", "import_archive", "Load an archive made by export.",
-          (200, 400, 401, 413), body=Body.ARCHIVE,
-          query=(Query("mode", "string", "Add to the gallery or replace it.", "merge",
+          (200, *_BODY_ERRORS, 401, 413), body=Body.ARCHIVE, answer="Imported",
+          query=(Param("mode", "string", "Add to the gallery or replace it.", "merge",
                        ("merge", "replace")),)),
     Route("GET", "/metrics", "metrics", "Prometheus metrics.", (200, 401),
           produces="text/plain"),
