@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from itertools import chain
 from typing import Any
 
 from ..store.names import forbidden_character
@@ -105,12 +106,17 @@ def _ranges(chars: list[int]) -> list[tuple[int, int]]:
 @cache
 def name_pattern() -> str:
     """What ``store.names.clean_name`` accepts, as a regular expression both ECMA-262 and
-    Python read: no forbidden character (listed for the Basic Multilingual Plane; the few
-    beyond it are refused all the same), and not blank or starting with '.' once trimmed."""
-    bad = _ranges([c for c in range(0x10000) if forbidden_character(chr(c))])
+    Python read: no forbidden character, and not blank or starting with '.' once trimmed.
+
+    Forbidden characters are listed for the Basic Multilingual Plane (the few beyond it are
+    refused all the same) less the surrogates, which no well-formed string holds and which
+    regex engines, Hypothesis' among them, misread inside a character class.
+    """
+    plane = chain(range(0xD800), range(0xE000, 0x10000))
+    bad = _ranges([c for c in plane if forbidden_character(chr(c))])
     forbidden = "".join(f"\\u{lo:04x}" if lo == hi else f"\\u{lo:04x}-\\u{hi:04x}"
                         for lo, hi in bad)
-    return f"^\\s*[^\\s.{forbidden}][^{forbidden}]*$"
+    return f"^[^\\S{forbidden}]*[^\\s.{forbidden}][^{forbidden}]*$"
 
 
 def _request_body(body: Body) -> dict[str, Any]:
@@ -164,8 +170,11 @@ def _parameter(param: Param, where: str) -> dict[str, Any]:
             schema[key] = value
     if param.enum:
         schema["enum"] = list(param.enum)
-    return {"name": param.name, "in": where, "required": where == "path",
-            "description": param.description, "schema": schema}
+    parameter = {"name": param.name, "in": where, "required": where == "path",
+                 "description": param.description, "schema": schema}
+    if param.example is not None:
+        parameter["example"] = param.example
+    return parameter
 
 
 def _operation(route: Route) -> dict[str, Any]:

@@ -40,6 +40,7 @@ class Param:
     minimum: int | None = None
     maximum: int | None = None
     pattern: str | None = None
+    example: str | int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +62,9 @@ class Route:
 # Path levels (``{slug}``, ``{face_id}``) mean the same in every route.
 PATH_PARAMS: dict[str, Param] = {
     "slug": Param("slug", "string", "The person's slug (from the name; never changes).",
-                  pattern=SLUG_PATTERN),
-    "face_id": Param("face_id", "integer", "The face's id.", minimum=1, maximum=INT64_MAX),
+                  pattern=SLUG_PATTERN, example="barack_obama"),
+    "face_id": Param("face_id", "integer", "The face's id.", minimum=1, maximum=INT64_MAX,
+                     example=1),
 }
 NAME_LIMITS = {"minLength": 1, "maxLength": MAX_NAME_LENGTH}
 
