@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -81,6 +81,7 @@ _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+T = TypeVar("T")
 
 
 class ApiError(Exception):
@@ -114,16 +115,25 @@ def status_of(error: KnownFacesError) -> int:
 
 @contextmanager
 def _body_errors() -> Iterator[None]:
-    """A body that cannot be read is the client's fault: a stall is 408, a body that is not
-    what its Content-Encoding says (``gzip`` that is not gzip) or a broken chunked encoding
-    is 400, never a 500."""
+    """A body that cannot be read is the client's fault, never a 500: a stall is 408; a body
+    that is not what its Content-Encoding says (``gzip`` that is not gzip) is 400, and so is
+    one whose connection is lost (nobody will read that answer, but it is no server error)."""
     try:
         yield
     except TimeoutError:
         raise ApiError(408, "request_timeout", "the body stopped arriving") from None
     except RequestPayloadError as err:
-        raise ApiError(400, "invalid_body", f"the body cannot be read: {err.args[0]}"
-                       .replace("\n", " ")) from None
+        cause = err.__cause__
+        reason = cause.message if isinstance(cause, HttpProcessingError) else str(err)
+        raise ApiError(400, "invalid_body", f"the body cannot be read: {reason}") from None
+    except ConnectionResetError:
+        raise ApiError(400, "invalid_body", "the connection was lost mid-body") from None
+
+
+async def _in_time(request: web.Request, step: Awaitable[T]) -> T:
+    """``step``, or TimeoutError once the client has been silent for the stall timeout."""
+    async with asyncio.timeout(request.config_dict[_STALL_TIMEOUT_KEY]):
+        return await step
 
 
 async def _copy(request: web.Request, read: Callable[[int], Awaitable[bytes]], limit: int,
@@ -131,18 +141,14 @@ async def _copy(request: web.Request, read: Callable[[int], Awaitable[bytes]], l
     """Stream a body through ``write``, refusing it with 413 ``code`` once it passes ``limit``
     (counted after decompression, so a small gzip bomb is refused too) and with 408 when the
     client goes silent for the stall timeout."""
-    stall = request.config_dict[_STALL_TIMEOUT_KEY]
     total = 0
     with _body_errors():
-        while True:
-            async with asyncio.timeout(stall):
-                chunk = await read(CHUNK)
-            if not chunk:
-                return total
+        while chunk := await _in_time(request, read(CHUNK)):
             total += len(chunk)
             if total > limit:
                 raise ApiError(413, code, f"the body exceeds {limit} bytes")
             write(chunk)
+    return total
 
 
 async def read_body(request: web.Request, limit: int, code: str) -> bytes:
@@ -163,7 +169,8 @@ async def read_image(request: web.Request) -> bytes:
     buffer = bytearray()
     try:
         with _body_errors():
-            async for part in await request.multipart():
+            reader = await request.multipart()
+            while (part := await _in_time(request, reader.next())) is not None:
                 if isinstance(part, BodyPartReader) and (
                     part.filename is not None or part.name in ("file", "image")
                 ):
