@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,10 +34,8 @@ from known_faces.service.config import Settings  # noqa: E402
 from tests.service.helpers import (  # noqa: E402
     Broker,
     MqttProbe,
-    free_port,
+    ServiceProcess,
     mosquitto_binary,
-    request,
-    wait_until,
 )
 
 PREFIX = "kf_bench"
@@ -47,61 +44,6 @@ PHOTO_720P = "resolution/obama-720p.jpg"
 ENROLL = "people/barack_obama/barack_obama_1.jpg"
 CAMERAS = ("cam1", "cam2", "cam3", "cam4")
 TARGETS = {"p50_ms": 60, "p99_ms": 150, "processed_per_s": 20, "peak_rss_mb": 250}
-
-
-class ServiceProcess:
-    """``known-faces serve`` in a subprocess, so its memory is measured alone."""
-
-    def __init__(self, broker: Broker, data_dir: Path, workers: int, threads: int) -> None:
-        self.port = free_port()
-        self.data_dir = data_dir
-        env = {**os.environ, "KNOWN_FACES_TOPIC_PREFIX": PREFIX, "KNOWN_FACES_LOG_LEVEL": "warning",
-               "KNOWN_FACES_WORKERS": str(workers), "KNOWN_FACES_THREADS": str(threads),
-               "KNOWN_FACES_SNAPSHOT_TOPICS": "[]"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "known_faces.cli", "serve", "--mqtt-host", "127.0.0.1",
-             "--mqtt-port", str(broker.port), "--http-host", "127.0.0.1",
-             "--http-port", str(self.port), "--data-dir", str(data_dir)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(self._healthy, 120, step=0.2)
-        self.token = (data_dir / "token").read_text().strip()
-
-    def _healthy(self) -> bool:
-        try:
-            answer = request("GET", self.url("/health"), timeout=1)
-        except OSError:
-            return False
-        return answer.status == 200 and answer.json()["mqtt"] == "connected"
-
-    def url(self, path: str) -> str:
-        """Absolute API URL."""
-        return f"http://127.0.0.1:{self.port}/api/v1{path}"
-
-    def call(self, method: str, path: str, body: bytes | None = None) -> Any:
-        """An authorised API call's JSON answer."""
-        answer = request(method, self.url(path), body, token=self.token,
-                         headers={"Content-Type": "application/json"} if method == "POST"
-                         and path == "/people" else None)
-        assert answer.status < 300, answer.body
-        return answer.json() if answer.body and path != "/metrics" else answer.body.decode()
-
-    def counter(self, name: str, camera: str) -> float:
-        """One per-camera counter from /metrics."""
-        prefix = f'known_faces_snapshots_{name}_total{{camera="{camera}"'
-        return sum(float(line.rsplit(" ", 1)[1]) for line in self.call("GET", "/metrics")
-                   .splitlines() if line.startswith(prefix))
-
-    def status_kb(self, field: str) -> int:
-        """A ``/proc/<pid>/status`` memory field in kB."""
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-        return 0
-
-    def stop(self) -> None:
-        """SIGTERM and wait."""
-        self.proc.terminate()
-        self.proc.wait(30)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -165,7 +107,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="known-faces-bench-") as tmp:
         broker = Broker(binary, Path(tmp))
         broker.start()
-        service = ServiceProcess(broker, Path(tmp) / "data", args.workers, args.threads)
+        service = ServiceProcess(broker, PREFIX, Path(tmp) / "data", args.workers, args.threads)
         probe = MqttProbe(broker.port, f"{PREFIX}/event/person_detected")
         try:
             service.call("POST", "/people", json.dumps({"name": "Barack Obama"}).encode())

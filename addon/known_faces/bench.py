@@ -80,7 +80,7 @@ def bench_case(engine: Engine, data: bytes, matcher: Matcher, repeat: int) -> di
     settings = MatchSettings()
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     faces = engine.faces(image)
-    gated = [f.crop for f in faces if f.gated]
+    gated = [f.crop for f in faces if f.passed_gates]
     tensor = letterbox(image, engine.detector.long_side).tensor
     crops = preprocess_crops(np.stack(gated), engine.embedder.prep) if gated else None
 

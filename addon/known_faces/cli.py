@@ -129,11 +129,13 @@ def cmd_models(args: argparse.Namespace) -> int:
 # -- recognize -------------------------------------------------------------------------------
 def cmd_recognize(args: argparse.Namespace) -> int:
     """Recognise the faces of each image."""
+    from .publish import payloads
+
     recognizer = load_recognizer(args)
     outputs = []
     for path in args.images:
         result = recognizer.recognize(path.read_bytes(), camera=args.camera, source="cli")
-        outputs.append({"image": str(path), **result.as_dict()})
+        outputs.append({"image": str(path), **payloads.recognize_answer(result)})
         if args.annotate:
             from .pipeline.annotate import annotate_image
 

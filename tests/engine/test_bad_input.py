@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from known_faces.errors import ImageTooLarge, InvalidImage
-from known_faces.pipeline.decode import MAX_BYTES, decode_image, image_size
+from known_faces.pipeline.decode import MAX_IMAGE_BYTES, decode_image, decode_reduced, image_size
 from known_faces.pipeline.results import FaceStatus
 from known_faces.recognizer import Recognizer
 
@@ -46,10 +46,11 @@ NOISE = np.random.default_rng(7).integers(0, 256, (240, 320, 3), dtype=np.uint8)
         (encode(NOISE, ".png")[:300], InvalidImage, "PNG"),
         (b"\x89PNG\r\n\x1a\n" + bytes(40), InvalidImage, "PNG"),
         (encode(np.zeros((8000, 6000, 3), np.uint8), ".png"), ImageTooLarge, "pixel"),
-        (b"\xff\xd8\xff" + bytes(MAX_BYTES), ImageTooLarge, "byte"),
+        (b"\xff\xd8\xff" + bytes(MAX_IMAGE_BYTES), ImageTooLarge, "byte"),
+        (encode(np.zeros((2200, 3900, 3), np.uint8), ".png"), ImageTooLarge, "send a JPEG"),
     ],
     ids=["empty", "text", "json", "corrupt-jpeg", "truncated-jpeg", "truncated-png",
-         "damaged-png-header", "decompression-bomb", "oversized"],
+         "damaged-png-header", "decompression-bomb", "oversized", "png-over-4k"],
 )
 def test_bad_payloads_raise_clear_errors(payload: bytes, error: type[Exception],
                                          words: str) -> None:
@@ -75,7 +76,7 @@ def test_bad_payloads_change_nothing(recognizer: Recognizer) -> None:
 def test_images_without_faces_give_none(recognizer: Recognizer) -> None:
     """Blank and noise images decode fine and contain no face."""
     for image in (np.zeros((480, 640, 3), np.uint8), NOISE):
-        assert recognizer.recognize(encode(image)).faces == []
+        assert recognizer.recognize(encode(image)).faces == ()
 
 
 def test_header_sizes_match_decoded_sizes() -> None:
@@ -98,3 +99,15 @@ def test_exif_orientation_is_respected(recognizer: Recognizer, photo: Callable[[
     face = recognizer.recognize(tagged).faces[0]
     assert face.status is FaceStatus.KNOWN
     assert face.match.best.person == person.slug
+
+
+def test_a_large_jpeg_is_decoded_reduced_and_a_small_one_is_not() -> None:
+    """The JPEG decoder scales a 6000-px image by 2 (long side still ≥ the floor asked for);
+    a 1080p one is decoded whole; a PNG cannot be reduced."""
+    big = encode(np.zeros((6600, 6000, 3), np.uint8))
+    image, scale = decode_reduced(big, 2560)
+    assert (scale, image.shape) == (2, (3300, 3000, 3))
+    image, scale = decode_reduced(encode(np.zeros((1080, 1920, 3), np.uint8)), 2560)
+    assert (scale, image.shape) == (1, (1080, 1920, 3))
+    _, scale = decode_reduced(encode(np.zeros((2160, 3840, 3), np.uint8), ".png"), 960)
+    assert scale == 1

@@ -11,6 +11,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -266,3 +267,59 @@ def enroll(runner: ServiceRunner, name: str, *images: bytes) -> str:
         added = runner.http("POST", f"/people/{slug}/faces", image)
         assert added.status == 201, added.body
     return slug
+
+
+class ServiceProcess:
+    """``known-faces serve`` in a subprocess, so its memory is measured alone."""
+
+    def __init__(self, broker: Broker, prefix: str, data_dir: Path, workers: int = 2,
+                 threads: int = 1) -> None:
+        self.port = free_port()
+        self.data_dir = data_dir
+        env = {**os.environ, "KNOWN_FACES_TOPIC_PREFIX": prefix, "KNOWN_FACES_LOG_LEVEL": "warning",
+               "KNOWN_FACES_WORKERS": str(workers), "KNOWN_FACES_THREADS": str(threads),
+               "KNOWN_FACES_SNAPSHOT_TOPICS": "[]"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "known_faces.cli", "serve", "--mqtt-host", "127.0.0.1",
+             "--mqtt-port", str(broker.port), "--http-host", "127.0.0.1",
+             "--http-port", str(self.port), "--data-dir", str(data_dir)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(self._healthy, 120, step=0.2)
+        self.token = (data_dir / "token").read_text().strip()
+
+    def _healthy(self) -> bool:
+        try:
+            answer = request("GET", self.url("/health"), timeout=1)
+        except OSError:
+            return False
+        return answer.status == 200 and answer.json()["mqtt"] == "connected"
+
+    def url(self, path: str) -> str:
+        """Absolute API URL."""
+        return f"http://127.0.0.1:{self.port}/api/v1{path}"
+
+    def call(self, method: str, path: str, body: bytes | None = None) -> Any:
+        """An authorised API call's JSON answer."""
+        answer = request(method, self.url(path), body, token=self.token,
+                         headers={"Content-Type": "application/json"} if method == "POST"
+                         and path == "/people" else None)
+        assert answer.status < 300, answer.body
+        return answer.json() if answer.body and path != "/metrics" else answer.body.decode()
+
+    def counter(self, name: str, camera: str) -> float:
+        """One per-camera counter from /metrics."""
+        prefix = f'known_faces_snapshots_{name}_total{{camera="{camera}"'
+        return sum(float(line.rsplit(" ", 1)[1]) for line in self.call("GET", "/metrics")
+                   .splitlines() if line.startswith(prefix))
+
+    def status_kb(self, field: str) -> int:
+        """A ``/proc/<pid>/status`` memory field in kB."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+        return 0
+
+    def stop(self) -> None:
+        """SIGTERM and wait."""
+        self.proc.terminate()
+        self.proc.wait(30)

@@ -130,7 +130,8 @@ class ModelInstaller:
     def _manifest(self) -> dict[str, dict[str, str]]:
         path = self.models_dir / MANIFEST
         try:
-            return json.loads(path.read_text())
+            manifest: dict[str, dict[str, str]] = json.loads(path.read_text())
+            return manifest
         except (OSError, ValueError):
             return {}
 

@@ -3,19 +3,34 @@
 The dimensions are read from the file header before any pixel is decoded, so a decompression
 bomb (a small file that claims a huge image) is refused without allocating it. OpenCV applies the
 EXIF orientation while decoding, so phone photos come out upright.
+
+Memory is bounded whatever arrives (measured: OpenCV needs about twice the decoded size while
+decoding). A large JPEG is decoded at 1/2, 1/4 or 1/8 scale by the JPEG decoder itself when the
+result keeps at least ``min_long_side`` pixels: the detector sees a letterboxed
+``detector_size`` image anyway, so a face small enough to suffer cannot be found at full size
+either. PNG and WebP cannot be decoded reduced, so they have a lower pixel limit. And at most
+one large image is decoded and analysed at a time in the process (``memory_slot``), so several
+workers cannot add their peaks up.
 """
 
 from __future__ import annotations
 
 import struct
+import threading
+from contextlib import AbstractContextManager, nullcontext
 
 import cv2
 import numpy as np
 
 from ..errors import ImageTooLarge, InvalidImage
 
-MAX_BYTES = 20 * 1024 * 1024
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000
+MAX_LOSSLESS_PIXELS = 3840 * 2160  # 4K UHD
+LARGE_DECODE_PIXELS = 4_000_000
+_REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+            8: cv2.IMREAD_REDUCED_COLOR_8}
+_LARGE_IMAGES = threading.BoundedSemaphore(1)
 
 _JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
@@ -80,10 +95,10 @@ def image_size(data: bytes) -> tuple[str, int, int]:
     return fmt, size[0], size[1]
 
 
-def decode_image(
-    data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS
-) -> np.ndarray:
-    """Bytes → ``H×W×3`` BGR uint8, upright. InvalidImage / ImageTooLarge on bad input."""
+def checked_size(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES,
+                 max_pixels: int = MAX_PIXELS) -> tuple[str, int, int]:
+    """(format, width, height) of an image the limits allow; InvalidImage / ImageTooLarge
+    with the reason otherwise. Reads headers only."""
     if not data:
         raise InvalidImage("empty payload")
     if len(data) > max_bytes:
@@ -93,7 +108,56 @@ def decode_image(
         raise InvalidImage(f"{fmt.upper()} header declares an empty image")
     if width * height > max_pixels:
         raise ImageTooLarge(f"{width}×{height} is over the {max_pixels:,}-pixel limit")
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if fmt != "jpeg" and width * height > MAX_LOSSLESS_PIXELS:
+        raise ImageTooLarge(
+            f"{width}×{height} is over the {MAX_LOSSLESS_PIXELS:,}-pixel limit for "
+            f"{fmt.upper()} images (they cannot be decoded reduced); send a JPEG or a smaller "
+            "image")
+    return fmt, width, height
+
+
+def reduction(fmt: str, width: int, height: int, min_long_side: int) -> int:
+    """The JPEG decoder's scale (1, 2, 4 or 8) that keeps the long side ≥ ``min_long_side``;
+    1 for formats that cannot be decoded reduced."""
+    scale = 1
+    if fmt == "jpeg":
+        while scale < 8 and max(width, height) // (scale * 2) >= min_long_side:
+            scale *= 2
+    return scale
+
+
+def memory_slot(data: bytes, min_long_side: int) -> AbstractContextManager[object]:
+    """Hold this while an image is decoded and analysed: large images take turns, so their
+    memory peaks never add up. Small ones pass at once; bad headers are left to the decoder."""
+    try:
+        fmt, width, height = image_size(data)
+    except InvalidImage:
+        return nullcontext()
+    scale = reduction(fmt, width, height, min_long_side)
+    if width * height // (scale * scale) > LARGE_DECODE_PIXELS:
+        return _LARGE_IMAGES
+    return nullcontext()
+
+
+def decode_reduced(data: bytes, min_long_side: int, *, max_bytes: int = MAX_IMAGE_BYTES,
+                   max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, int]:
+    """Bytes → (BGR image, scale): a large JPEG decoded at 1/``scale`` while its long side
+    stays ≥ ``min_long_side``; everything else at full size (scale 1)."""
+    fmt, width, height = checked_size(data, max_bytes=max_bytes, max_pixels=max_pixels)
+    scale = reduction(fmt, width, height, min_long_side)
+    return _decode(data, fmt, _REDUCED.get(scale, cv2.IMREAD_COLOR)), scale
+
+
+def decode_image(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES,
+                 max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Bytes → ``H×W×3`` BGR uint8 at full size, upright. InvalidImage / ImageTooLarge on bad
+    input."""
+    fmt, _, _ = checked_size(data, max_bytes=max_bytes, max_pixels=max_pixels)
+    return _decode(data, fmt, cv2.IMREAD_COLOR)
+
+
+def _decode(data: bytes, fmt: str, flag: int) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag)
     if image is None:
         raise InvalidImage(f"corrupt or truncated {fmt.upper()} data")
-    return image
+    return np.asarray(image)

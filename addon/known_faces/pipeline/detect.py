@@ -65,7 +65,8 @@ def letterbox(image: np.ndarray, long_side: int) -> Letterboxed:
     mean = tuple(float(v) for v in BGR_MEAN)
     padded = cv2.copyMakeBorder(resized, 0, pad_h - new_h, 0, pad_w - new_w,
                                 cv2.BORDER_CONSTANT, value=mean)
-    return Letterboxed(cv2.dnn.blobFromImage(padded, 1.0, None, mean, swapRB=False), scale)
+    blob = cv2.dnn.blobFromImage(padded, 1.0, None, mean, swapRB=False)  # type: ignore[call-overload]
+    return Letterboxed(np.asarray(blob), scale)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
@@ -106,7 +107,8 @@ class RetinaFaceDetector:
 
     def run_raw(self, tensor: np.ndarray) -> list[np.ndarray]:
         """Raw ``session.run`` (the benchmark's floor)."""
-        return self.session.run(None, {self.input_name: tensor})
+        outputs: list[np.ndarray] = self.session.run(None, {self.input_name: tensor})
+        return outputs
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Faces above the score threshold, after NMS, best first."""

@@ -22,7 +22,8 @@ def preprocess_crops(crops: np.ndarray, prep: Preprocessing) -> np.ndarray:
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length, so a dot product is the cosine similarity."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    unit: np.ndarray = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    return unit
 
 
 class Embedder:
@@ -47,7 +48,8 @@ class Embedder:
 
     def run_raw(self, batch: np.ndarray) -> np.ndarray:
         """Raw ``session.run`` on a preprocessed batch (the benchmark's floor)."""
-        return self.session.run(None, {self.input_name: batch})[0]
+        output: np.ndarray = self.session.run(None, {self.input_name: batch})[0]
+        return output
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
         """``N×112×112×3`` BGR crops → ``N×dim`` unit vectors."""

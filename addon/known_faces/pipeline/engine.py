@@ -7,6 +7,7 @@ what the CLI, the service and the benchmark share.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,17 +16,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import EnrollmentRejected, ModelError
+from ..errors import EnrollmentRejected, InvalidImage, ModelError
 from ..models.catalogue import DETECTOR, EMBEDDER, ModelSpec
 from ..paths import default_models_dir
 from .align import align_face
-from .decode import decode_image
+from .decode import decode_reduced, memory_slot
 from .detect import RetinaFaceDetector
 from .embed import Embedder
 from .quality import QualityGates, enrollment_problem, measure, recognition_status
-from .results import FaceResult, FaceStatus
+from .results import DetectedFace
 
 StageTimes = dict[str, float]
+# A large JPEG keeps at least this many times the detector's long side when decoded reduced.
+REDUCED_DECODE_FACTOR = 4
 
 
 @contextmanager
@@ -46,9 +49,19 @@ def encode_crop(crop: np.ndarray) -> bytes:
     return data.tobytes()
 
 
+def in_full_size(face: DetectedFace, scale: int) -> DetectedFace:
+    """A face found on an image decoded at 1/``scale``, in the full-size image's pixels."""
+    box = (face.box[0] * scale, face.box[1] * scale, face.box[2] * scale, face.box[3] * scale)
+    quality = dataclasses.replace(face.quality, face_px=face.quality.face_px * scale)
+    return dataclasses.replace(face, box=box, landmarks=face.landmarks * scale, quality=quality)
+
+
 def decode_crop(data: bytes) -> np.ndarray:
     """A stored crop back to BGR pixels."""
-    return cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InvalidImage("a stored face crop does not decode")
+    return np.asarray(image)
 
 
 class Engine:
@@ -85,35 +98,44 @@ class Engine:
         """Which embedder made the vectors (the gallery tags them with it)."""
         return self.embedder.model_id
 
-    def faces(self, image: np.ndarray, stages: StageTimes | None = None) -> list[FaceResult]:
-        """Every face of an image with its quality verdict; gated faces also get an embedding
-        (one batch for the whole snapshot)."""
+    def faces(self, image: np.ndarray, stages: StageTimes | None = None) -> list[DetectedFace]:
+        """Every face of an image with its quality verdict; faces that pass the gates also get
+        an embedding (one batch for the whole snapshot)."""
         stages = stages if stages is not None else {}
         with timed(stages, "detect"):
             detections = self.detector.detect(image)
-        results = []
+        found = []
         with timed(stages, "align"):
             for det in detections:
                 crop = align_face(image, det.landmarks)
                 quality = measure(det.box, det.score, det.landmarks, crop)
-                status = recognition_status(quality, self.gates) or FaceStatus.UNKNOWN
-                box = tuple(round(float(v)) for v in det.box)
-                results.append(FaceResult(box, det.landmarks, quality, status, crop))
-        gated = [face for face in results if face.gated]
+                box = (round(float(det.box[0])), round(float(det.box[1])),
+                       round(float(det.box[2])), round(float(det.box[3])))
+                found.append((box, det.landmarks, quality, crop,
+                              recognition_status(quality, self.gates)))
+        passed = [crop for _, _, _, crop, rejection in found if rejection is None]
         with timed(stages, "embed"):
-            vectors = self.embedder.embed(np.stack([f.crop for f in gated])) if gated else []
-        for face, vector in zip(gated, vectors, strict=True):
-            face.embedding = vector
-        return results
+            vectors = iter(self.embedder.embed(np.stack(passed)) if passed else [])
+        return [DetectedFace(box, landmarks, quality, crop, rejection,
+                             None if rejection is not None else next(vectors))
+                for box, landmarks, quality, crop, rejection in found]
 
-    def analyse(self, data: bytes, stages: StageTimes | None = None) -> list[FaceResult]:
-        """Decode snapshot bytes and return ``faces`` of it."""
+    def analyse(self, data: bytes, stages: StageTimes | None = None) -> list[DetectedFace]:
+        """Decode snapshot bytes and return ``faces`` of it, in the snapshot's own pixels.
+
+        A very large JPEG is decoded reduced (``decode_reduced``: at least four times the
+        detector's long side is kept); its faces are then measured on the reduced image, which
+        only makes the quality gates stricter, and reported in full-size pixels.
+        """
         stages = stages if stages is not None else {}
-        with timed(stages, "decode"):
-            image = decode_image(data)
-        return self.faces(image, stages)
+        min_long_side = REDUCED_DECODE_FACTOR * self.detector.long_side
+        with memory_slot(data, min_long_side):
+            with timed(stages, "decode"):
+                image, scale = decode_reduced(data, min_long_side)
+            faces = self.faces(image, stages)
+        return faces if scale == 1 else [in_full_size(face, scale) for face in faces]
 
-    def enrollment_face(self, data: bytes) -> FaceResult:
+    def enrollment_face(self, data: bytes) -> DetectedFace:
         """The one face of an enrollment photo; EnrollmentRejected with the reason otherwise."""
         faces = self.analyse(data)
         if not faces:

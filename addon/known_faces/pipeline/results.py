@@ -1,16 +1,17 @@
-"""Typed results of one snapshot, serialised with the DESIGN §5 field names.
+"""Typed results, each built once by the stage that knows it.
 
-The same objects feed the CLI's ``--json``, the HTTP ``/recognize`` answer and the MQTT
-``person_detected`` events, so the field names are defined once, here.
+The engine makes a ``DetectedFace`` (where, how good, its embedding if it passed the quality
+gates); the recognizer turns it into a ``FaceResult`` with the matcher's verdict and a final
+``FaceStatus``; a ``SnapshotResult`` gathers them with the snapshot's timing. None of them is
+rewritten by a later layer; the JSON shapes they are published in live in
+``known_faces.publish.payloads``.
 """
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 import numpy as np
 
@@ -26,20 +27,20 @@ class FaceStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A person and their best cosine similarity to a face."""
+    """A person and their best similarity to a face."""
 
     person: str
     name: str
     similarity: float
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-safe form."""
-        return {"person": self.person, "name": self.name, "similarity": round(self.similarity, 4)}
-
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    """The matcher's verdict for one face."""
+    """The matcher's verdict for one face.
+
+    ``best`` is the most similar person (named only when ``known``), ``second`` always the
+    runner-up, so each field has one meaning whatever the verdict.
+    """
 
     known: bool
     best: Candidate | None
@@ -49,7 +50,7 @@ class Match:
 
     @property
     def similarity(self) -> float:
-        """Best cosine similarity, reported even when the face stays unknown."""
+        """Best similarity, reported even when the face stays unknown (0 with nobody enrolled)."""
         return self.best.similarity if self.best else 0.0
 
 
@@ -62,91 +63,82 @@ class Quality:
     blur: float
     yaw: float
 
-    def as_dict(self) -> dict[str, float]:
-        """JSON-safe form."""
-        return {
-            "face_px": self.face_px,
-            "detection_score": round(self.detection_score, 4),
-            "blur": round(self.blur, 1),
-            "yaw": round(self.yaw, 1),
-        }
 
-
-@dataclass(slots=True)
-class FaceResult:
-    """One face of a snapshot: where, how good, and who."""
+@dataclass(frozen=True, slots=True)
+class DetectedFace:
+    """One face as the engine found it: where, how good, and its embedding when it passed the
+    quality gates (``rejection`` is None then; otherwise the gate that refused it)."""
 
     box: tuple[int, int, int, int]
     landmarks: np.ndarray
     quality: Quality
-    status: FaceStatus
     crop: np.ndarray
+    rejection: FaceStatus | None
     embedding: np.ndarray | None = None
+
+    @property
+    def passed_gates(self) -> bool:
+        """True when the face is good enough to be matched (and was embedded)."""
+        return self.rejection is None
+
+
+@dataclass(frozen=True, slots=True)
+class FaceResult:
+    """One face of a snapshot with its final status and, if it was matched, the verdict."""
+
+    face: DetectedFace
+    status: FaceStatus
     match: Match | None = None
 
     @property
-    def gated(self) -> bool:
+    def passed_gates(self) -> bool:
         """True when the face passed the quality gates and was matched."""
-        return self.status in (FaceStatus.KNOWN, FaceStatus.UNKNOWN)
+        return self.face.passed_gates
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        """Where the face is, in snapshot pixels."""
+        return self.face.box
+
+    @property
+    def quality(self) -> Quality:
+        """The face's quality measures."""
+        return self.face.quality
+
+    @property
+    def crop(self) -> np.ndarray:
+        """The aligned crop."""
+        return self.face.crop
+
+    @property
+    def embedding(self) -> np.ndarray | None:
+        """The embedding (None below the quality gates)."""
+        return self.face.embedding
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class SnapshotResult:
-    """All faces of one snapshot, plus what the event fields need."""
+    """All faces of one snapshot, plus what the event fields need.
+
+    ``latency_ms`` runs from the snapshot's receipt (waiting in the intake included) to the
+    end of matching: what an automation feels, not only the engine's share.
+    """
 
     snapshot_id: str
     camera: str
     source: str
     model: str
-    faces: list[FaceResult]
+    faces: tuple[FaceResult, ...]
+    time: datetime
     latency_ms: float
-    time: datetime = field(default_factory=lambda: datetime.now(UTC))
-    stage_ms: dict[str, float] = field(default_factory=dict)
+    stage_ms: dict[str, float]
 
     @property
     def face_count(self) -> int:
         """Faces detected, gated or not."""
         return len(self.faces)
 
-    def face_dict(self, face: FaceResult, event_id: str) -> dict[str, Any]:
-        """One face in the DESIGN §5 ``person_detected`` shape (plus ``status``)."""
-        match = face.match
-        known = bool(match and match.known)
-        best = match.best if match else None
-        second = (match.second if known else best) if match else None
-        return {
-            "event_id": event_id,
-            "snapshot_id": self.snapshot_id,
-            "camera": self.camera,
-            "time": self.time.isoformat(),
-            "known": known,
-            "person": best.person if known and best else None,
-            "name": best.name if known and best else None,
-            "similarity": round(match.similarity, 4) if match else None,
-            "threshold": match.threshold if match else None,
-            "margin": match.margin if match else None,
-            "second": second.as_dict() if second else None,
-            "box": list(face.box),
-            "face_px": face.quality.face_px,
-            "detection_score": round(face.quality.detection_score, 4),
-            "face_count": self.face_count,
-            "source": self.source,
-            "model": self.model,
-            "latency_ms": round(self.latency_ms, 1),
-            "status": face.status.value,
-        }
-
-    def events(self) -> list[dict[str, Any]]:
-        """``person_detected`` payloads: one per face that passed the quality gates."""
-        return [self.face_dict(f, str(uuid.uuid4())) for f in self.faces if f.gated]
-
-    def as_dict(self) -> dict[str, Any]:
-        """Every face (gated or not) for ``/recognize`` and ``recognize --json``."""
-        return {
-            "snapshot_id": self.snapshot_id,
-            "camera": self.camera,
-            "time": self.time.isoformat(),
-            "face_count": self.face_count,
-            "latency_ms": round(self.latency_ms, 1),
-            "faces": [self.face_dict(f, str(uuid.uuid4())) for f in self.faces],
-        }
+    @property
+    def matched(self) -> tuple[FaceResult, ...]:
+        """The faces that passed the quality gates: one ``person_detected`` event each."""
+        return tuple(f for f in self.faces if f.passed_gates)

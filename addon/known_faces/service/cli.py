@@ -27,7 +27,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, help="gallery, token and instance id")
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``serve`` and ``token`` to the ``known-faces`` command tree."""
     serve = commands.add_parser(
         "serve", help="run the service (MQTT + HTTP API)",

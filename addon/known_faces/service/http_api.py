@@ -36,22 +36,14 @@ from ..errors import (
     UnknownFace,
     UnknownPerson,
 )
+from ..pipeline.decode import MAX_IMAGE_BYTES
+from ..sources.cameras import valid_camera
+from .intake import IntakeFull
 from .openapi import openapi_document
-from .routes import (
-    API_BASE,
-    INT64_MAX,
-    MAX_ARCHIVE_BYTES,
-    MAX_EVENTS,
-    MAX_IMAGE_BYTES,
-    MAX_JSON_BYTES,
-    ROUTES,
-)
-from .topics import valid_camera
+from .routes import API_BASE, INT64_MAX, MAX_ARCHIVE_BYTES, MAX_EVENTS, MAX_JSON_BYTES, ROUTES
 
 if TYPE_CHECKING:
-    from .app import Service
-
-__all__ = ["MAX_IMAGE_BYTES", "STALL_TIMEOUT", "build_app"]  # what app.py builds the server from
+    from .api_backend import ApiBackend
 
 LOG = logging.getLogger(__name__)
 
@@ -72,8 +64,10 @@ _STATUS_OF: dict[type[KnownFacesError], int] = {
     ImageTooLarge: 413,
     EnrollmentRejected: 422,
     ModelError: 503,
+    IntakeFull: 503,
     StorageError: 507,
 }
+RETRY_AFTER_S = 1
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 # Headers of aiohttp's own refusals worth keeping on the JSON answer (405 must say what is).
 _KEPT_HEADERS = ("Allow",)
@@ -98,6 +92,8 @@ def error_response(status: int, code: str, message: str,
     headers = dict(headers or {})
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
+    elif status == 503:
+        headers["Retry-After"] = str(RETRY_AFTER_S)
     response = web.json_response({"error": code, "message": message}, status=status,
                                  headers=headers)
     if status == 408:
@@ -245,7 +241,7 @@ def face_id(request: web.Request) -> int:
 class Api:
     """Handlers named as in the route table; ``service`` does the work."""
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: ApiBackend) -> None:
         self.service = service
         self._openapi = openapi_document(service.version)
 
@@ -345,6 +341,18 @@ class Api:
         return web.json_response({"face": face.as_dict(), "person": person.as_dict()},
                                  status=201)
 
+    async def enroll(self, request: web.Request) -> web.Response:
+        """201 with the face, the person and whether the person was created; a refused photo
+        is a 422 and creates nobody."""
+        name = request.query.get("name")
+        if name is None:
+            raise ApiError(400, InvalidName.code, "the 'name' query parameter is required")
+        source = request.query.get("source", "http")[:64]
+        image = await read_image(request)
+        face, person, created = await self.service.enroll_by_name(name, image, source=source)
+        return web.json_response({"face": face.as_dict(), "person": person.as_dict(),
+                                  "created": created}, status=201)
+
     async def delete_face(self, request: web.Request) -> web.Response:
         """204."""
         slug, fid = request.match_info["slug"], face_id(request)
@@ -424,7 +432,7 @@ SERVER_LOG = logging.getLogger(__name__ + ".server")
 SERVER_LOG.addFilter(OneLineRefusals())
 
 
-def build_app(service: Service, *, stall_timeout: float = STALL_TIMEOUT) -> web.Application:
+def build_app(service: ApiBackend, *, stall_timeout: float = STALL_TIMEOUT) -> web.Application:
     """The aiohttp application with every route of ``routes.ROUTES``.
 
     ``stall_timeout`` bounds every wait on a silent client: a connection whose request headers

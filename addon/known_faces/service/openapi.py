@@ -8,17 +8,14 @@ schemathesis run against it, sends what the server accepts and can check what it
 from __future__ import annotations
 
 import re
-from functools import cache
-from itertools import chain
 from typing import Any
 
-from ..store.names import forbidden_character
+from ..pipeline.decode import MAX_IMAGE_BYTES
 from .routes import (
     API_BASE,
     MAX_ARCHIVE_BYTES,
-    MAX_IMAGE_BYTES,
     MAX_JSON_BYTES,
-    NAME_LIMITS,
+    NAME,
     PATH_PARAMS,
     ROUTES,
     Body,
@@ -37,6 +34,7 @@ _STATUS_TEXT = {
     409: "Name already taken",
     413: "Body too large",
     422: "Enrollment photo rejected (no_face, several_faces, too_small, blurred, low_quality)",
+    503: "Busy: retry after the Retry-After seconds",
 }
 
 
@@ -87,36 +85,12 @@ _SCHEMAS: dict[str, Any] = {
     "Face": _FACE,
     "Faces": _object({"faces": {"type": "array", "items": _ref("Face")}}),
     "FaceAdded": _object({"face": _ref("Face"), "person": _ref("Person")}),
+    "Enrolled": _object({"face": _ref("Face"), "person": _ref("Person"),
+                         "created": {"type": "boolean"}}),
     "Events": _object({"events": {"type": "array", "items": _FACE_RESULT}}),
     "Imported": _object({"people": {"type": "integer", "minimum": 0},
                          "faces": {"type": "integer", "minimum": 0}}),
 }
-
-
-def _ranges(chars: list[int]) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    for code in chars:
-        if spans and spans[-1][1] == code - 1:
-            spans[-1] = (spans[-1][0], code)
-        else:
-            spans.append((code, code))
-    return spans
-
-
-@cache
-def name_pattern() -> str:
-    """What ``store.names.clean_name`` accepts, as a regular expression both ECMA-262 and
-    Python read: no forbidden character, and not blank or starting with '.' once trimmed.
-
-    Forbidden characters are listed for the Basic Multilingual Plane (the few beyond it are
-    refused all the same) less the surrogates, which no well-formed string holds and which
-    regex engines, Hypothesis' among them, misread inside a character class.
-    """
-    plane = chain(range(0xD800), range(0xE000, 0x10000))
-    bad = _ranges([c for c in plane if forbidden_character(chr(c))])
-    forbidden = "".join(f"\\u{lo:04x}" if lo == hi else f"\\u{lo:04x}-\\u{hi:04x}"
-                        for lo, hi in bad)
-    return f"^[^\\S{forbidden}]*[^\\s.{forbidden}][^{forbidden}]*$"
 
 
 def _request_body(body: Body) -> dict[str, Any]:
@@ -138,10 +112,7 @@ def _request_body(body: Body) -> dict[str, Any]:
         content = {"application/zip": {"schema": binary(MAX_ARCHIVE_BYTES)}}
         description = f"A zip made by export, at most {MAX_ARCHIVE_BYTES} bytes."
     else:
-        name = {"type": "string", **NAME_LIMITS, "pattern": name_pattern(),
-                "description": "Any text without '/', '\\', control, invisible or "
-                               "direction-control characters; NFC-normalised, white space "
-                               "trimmed and collapsed."}
+        name = {**_schema(NAME), "description": NAME.description}
         content = {"application/json": {"schema": _object({"name": name})}}
         description = f"JSON of at most {MAX_JSON_BYTES} bytes."
     return {"required": True, "description": description, "content": content}
@@ -162,16 +133,21 @@ def _response(route: Route, status: int) -> dict[str, Any]:
     return answer
 
 
-def _parameter(param: Param, where: str) -> dict[str, Any]:
+def _schema(param: Param) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": param.type}
     for key, value in (("default", param.default), ("minimum", param.minimum),
-                       ("maximum", param.maximum), ("pattern", param.pattern)):
+                       ("maximum", param.maximum), ("pattern", param.pattern),
+                       ("minLength", param.min_length), ("maxLength", param.max_length)):
         if value is not None:
             schema[key] = value
     if param.enum:
         schema["enum"] = list(param.enum)
-    parameter = {"name": param.name, "in": where, "required": where == "path",
-                 "description": param.description, "schema": schema}
+    return schema
+
+
+def _parameter(param: Param, where: str) -> dict[str, Any]:
+    parameter = {"name": param.name, "in": where, "required": where == "path" or param.required,
+                 "description": param.description, "schema": _schema(param)}
     if param.example is not None:
         parameter["example"] = param.example
     return parameter

@@ -7,13 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..store.names import MAX_NAME_LENGTH, SLUG_PATTERN
-from .config import CAMERA_RE
+from ..sources.cameras import CAMERA_RE
+from ..store.names import MAX_NAME_LENGTH, SLUG_PATTERN, name_pattern
 
 API_BASE = "/api/v1"
 
-# The limits the server enforces, stated once so the OpenAPI document states the same ones.
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
+# The limits the server enforces, stated once so the OpenAPI document states the same ones
+# (the image limit is the decoder's: pipeline.decode.MAX_IMAGE_BYTES).
 MAX_ARCHIVE_BYTES = 512 * 1024 * 1024
 MAX_JSON_BYTES = 16 * 1024
 MAX_EVENTS = 500
@@ -40,7 +40,10 @@ class Param:
     minimum: int | None = None
     maximum: int | None = None
     pattern: str | None = None
+    min_length: int | None = None
+    max_length: int | None = None
     example: str | int | None = None
+    required: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +69,13 @@ PATH_PARAMS: dict[str, Param] = {
     "face_id": Param("face_id", "integer", "The face's id.", minimum=1, maximum=INT64_MAX,
                      example=1),
 }
-NAME_LIMITS = {"minLength": 1, "maxLength": MAX_NAME_LENGTH}
+# A display name, wherever it is given (JSON body or query): what ``store.names`` accepts.
+NAME = Param("name", "string",
+             "The display name: any text without '/', '\\', control, invisible or "
+             "direction-control characters; NFC-normalised, white space trimmed and collapsed.",
+             min_length=1, max_length=MAX_NAME_LENGTH, pattern=name_pattern(), required=True)
+_SOURCE = Param("source", "string",
+                "Where the photo came from (kept with the face, cut to 64 characters).", "http")
 
 
 _PERSON_ERRORS = (401, 404)
@@ -75,7 +84,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/health", "health", "Liveness, version, model and broker state.", (200,),
           auth=False, answer="Health"),
     Route("POST", "/recognize", "recognize", "Recognise every face of one image.",
-          (200, *_BODY_ERRORS, 401, 413), body=Body.IMAGE, answer="Recognition",
+          (200, *_BODY_ERRORS, 401, 413, 503), body=Body.IMAGE, answer="Recognition",
           query=(Param("camera", "string", "Camera name reported in the results.", "http",
                        pattern=CAMERA_RE),
                  Param("publish", "boolean",
@@ -97,9 +106,11 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/people/{slug}/faces", "add_face",
           "Add a face from a photo showing exactly one clear face.",
           (201, *_BODY_ERRORS, *_PERSON_ERRORS, 413, 422), body=Body.IMAGE, answer="FaceAdded",
-          query=(Param("source", "string",
-                       "Where the photo came from (kept with the face, cut to 64 characters).",
-                       "http"),)),
+          query=(_SOURCE,)),
+    Route("POST", "/enroll", "enroll", "Add a photo's face to the person of that name, "
+          "creating the person only if the face is accepted.",
+          (201, *_BODY_ERRORS, 401, 413, 422), body=Body.IMAGE, answer="Enrolled",
+          query=(NAME, _SOURCE)),
     Route("DELETE", "/people/{slug}/faces/{face_id}", "delete_face", "Remove one face.",
           (204, *_PERSON_ERRORS)),
     Route("GET", "/people/{slug}/faces/{face_id}/crop", "face_crop",

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache
+from itertools import chain
 
 from ..errors import InvalidName
 
@@ -61,3 +63,29 @@ def slugify(name: str) -> str:
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
     return slug[:MAX_SLUG_LENGTH] or "person"
+
+
+def _ranges(codes: list[int]) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for code in codes:
+        if spans and spans[-1][1] == code - 1:
+            spans[-1] = (spans[-1][0], code)
+        else:
+            spans.append((code, code))
+    return spans
+
+
+@cache
+def name_pattern() -> str:
+    """What ``clean_name`` accepts (but for its length), as a regular expression that both
+    ECMA-262 and Python read, for the API's OpenAPI document: no forbidden character, and not
+    blank or starting with '.' once trimmed.
+
+    Forbidden characters are listed for the Basic Multilingual Plane (the few beyond it are
+    refused all the same) less the surrogates, which no well-formed string holds and which
+    regex engines, Hypothesis' among them, misread inside a character class.
+    """
+    plane = chain(range(0xD800), range(0xE000, 0x10000))
+    bad = "".join(f"\\u{lo:04x}" if lo == hi else f"\\u{lo:04x}-\\u{hi:04x}"
+                  for lo, hi in _ranges([c for c in plane if forbidden_character(chr(c))]))
+    return f"^[^\\S{bad}]*[^\\s.{bad}][^{bad}]*$"

@@ -1,0 +1,49 @@
+"""What the HTTP API needs from the service, and nothing more.
+
+The handlers depend on this Protocol rather than on ``Service``, so the HTTP layer can be read
+(and tested) without the wiring behind it, and new inputs added to the service never leak into
+the API by accident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from ..store.gallery import Face, Gallery, Person
+from .metrics import Metrics
+
+T = TypeVar("T")
+
+
+class ApiBackend(Protocol):
+    """The service as the HTTP API sees it."""
+
+    version: str
+    token: str
+    trusted_peers: frozenset[str]
+    metrics: Metrics
+
+    def health(self) -> dict[str, Any]:
+        """The ``/health`` answer."""
+
+    async def recognize(self, image: bytes, *, camera: str, source: str,
+                        publish: bool) -> dict[str, Any]:
+        """Recognise through the bounded intake; the ``/recognize`` answer."""
+
+    async def gallery_call(self, call: Callable[[Gallery], T], *, changes: bool = False) -> T:
+        """Run a gallery call off the event loop."""
+
+    async def enroll(self, slug: str, image: bytes, *, source: str) -> tuple[Face, Person]:
+        """Quality-gated enrollment of an existing person."""
+
+    async def enroll_by_name(self, name: str, image: bytes, *,
+                             source: str) -> tuple[Face, Person, bool]:
+        """Atomic enroll-by-name."""
+
+    async def export_archive(self) -> bytes:
+        """The gallery as zip bytes."""
+
+    async def import_archive(self, path: Path, mode: str) -> tuple[int, int]:
+        """Merge or replace from an archive."""
