@@ -7,17 +7,21 @@ code that maps to a 4xx status here.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
+import re
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from ..errors import (
     DuplicateName,
@@ -36,16 +40,19 @@ from ..pipeline.decode import MAX_IMAGE_BYTES
 from ..sources.cameras import valid_camera
 from .intake import IntakeFull
 from .openapi import openapi_document
-from .routes import API_BASE, ROUTES
+from .routes import API_BASE, INT64_MAX, MAX_ARCHIVE_BYTES, MAX_EVENTS, MAX_JSON_BYTES, ROUTES
 
 if TYPE_CHECKING:
     from .api_backend import ApiBackend
 
 LOG = logging.getLogger(__name__)
 
-MAX_ARCHIVE_BYTES = 512 * 1024 * 1024
 CHUNK = 256 * 1024
-MAX_EVENTS = 500
+# Seconds a client may stay silent: before its request's headers are complete (a connection
+# that never finishes them is closed) and between two chunks of a body (answered 408).
+STALL_TIMEOUT = 30.0
+_ASCII_DECIMAL = re.compile(r"[0-9]{1,19}")
+_STALL_TIMEOUT_KEY = web.AppKey("stall_timeout", float)
 
 _STATUS_OF: dict[type[KnownFacesError], int] = {
     InvalidImage: 400,
@@ -62,10 +69,13 @@ _STATUS_OF: dict[type[KnownFacesError], int] = {
 }
 RETRY_AFTER_S = 1
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+# Headers of aiohttp's own refusals worth keeping on the JSON answer (405 must say what is).
+_KEPT_HEADERS = ("Allow",)
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+T = TypeVar("T")
 
 
 class ApiError(Exception):
@@ -76,11 +86,19 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def error_response(status: int, code: str, message: str) -> web.Response:
+def error_response(status: int, code: str, message: str,
+                   headers: dict[str, str] | None = None) -> web.Response:
     """The one error shape: ``{"error": code, "message": text}``."""
-    headers = ({"WWW-Authenticate": "Bearer"} if status == 401
-               else {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None)
-    return web.json_response({"error": code, "message": message}, status=status, headers=headers)
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    elif status == 503:
+        headers["Retry-After"] = str(RETRY_AFTER_S)
+    response = web.json_response({"error": code, "message": message}, status=status,
+                                 headers=headers)
+    if status == 408:
+        response.force_close()  # the client is stuck mid-body: what follows is not a request
+    return response
 
 
 def status_of(error: KnownFacesError) -> int:
@@ -91,49 +109,100 @@ def status_of(error: KnownFacesError) -> int:
     return 400
 
 
-async def _copy(read: Callable[[int], Awaitable[bytes]], limit: int,
-                write: Callable[[bytes], Any]) -> int:
-    """Stream a body through ``write``, refusing it with 413 once it passes ``limit``."""
+@contextmanager
+def _body_errors() -> Iterator[None]:
+    """A body that cannot be read is the client's fault, never a 500: a stall is 408; a body
+    that is not what its Content-Encoding says (``gzip`` that is not gzip) is 400, and so is
+    one whose connection is lost (nobody will read that answer, but it is no server error)."""
+    try:
+        yield
+    except TimeoutError:
+        raise ApiError(408, "request_timeout", "the body stopped arriving") from None
+    except RequestPayloadError as err:
+        cause = err.__cause__
+        reason = cause.message if isinstance(cause, HttpProcessingError) else str(err)
+        raise ApiError(400, "invalid_body", f"the body cannot be read: {reason}") from None
+    except ConnectionResetError:
+        raise ApiError(400, "invalid_body", "the connection was lost mid-body") from None
+
+
+async def _in_time(request: web.Request, step: Awaitable[T]) -> T:
+    """``step``, or TimeoutError once the client has been silent for the stall timeout."""
+    async with asyncio.timeout(request.config_dict[_STALL_TIMEOUT_KEY]):
+        return await step
+
+
+async def _copy(request: web.Request, read: Callable[[int], Awaitable[bytes]], limit: int,
+                code: str, write: Callable[[bytes], Any]) -> int:
+    """Stream a body through ``write``, refusing it with 413 ``code`` once it passes ``limit``
+    (counted after decompression, so a small gzip bomb is refused too) and with 408 when the
+    client goes silent for the stall timeout."""
     total = 0
-    while chunk := await read(CHUNK):
-        total += len(chunk)
-        if total > limit:
-            raise ApiError(413, ImageTooLarge.code if limit == MAX_IMAGE_BYTES
-                           else "request_too_large", f"the body exceeds {limit} bytes")
-        write(chunk)
+    with _body_errors():
+        while chunk := await _in_time(request, read(CHUNK)):
+            total += len(chunk)
+            if total > limit:
+                raise ApiError(413, code, f"the body exceeds {limit} bytes")
+            write(chunk)
     return total
+
+
+async def read_body(request: web.Request, limit: int, code: str) -> bytes:
+    """A whole raw body of at most ``limit`` bytes (413 ``code`` beyond)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, code, f"the body exceeds {limit} bytes")
+    buffer = bytearray()
+    await _copy(request, request.content.read, limit, code, buffer.extend)
+    return bytes(buffer)
 
 
 async def read_image(request: web.Request) -> bytes:
     """The image of a raw body or of a multipart body's file field, at most 20 MiB."""
+    if not request.content_type.startswith("multipart/"):
+        return await read_body(request, MAX_IMAGE_BYTES, ImageTooLarge.code)
     if request.content_length is not None and request.content_length > MAX_IMAGE_BYTES + CHUNK:
         raise ApiError(413, ImageTooLarge.code, f"images are limited to {MAX_IMAGE_BYTES} bytes")
     buffer = bytearray()
-    if not request.content_type.startswith("multipart/"):
-        await _copy(request.content.read, MAX_IMAGE_BYTES, buffer.extend)
-        return bytes(buffer)
     try:
-        async for part in await request.multipart():
-            if isinstance(part, BodyPartReader) and (
-                part.filename is not None or part.name in ("file", "image")
-            ):
-                await _copy(part.read_chunk, MAX_IMAGE_BYTES, buffer.extend)
-                return bytes(buffer)
+        with _body_errors():
+            reader = await request.multipart()
+            while (part := await _in_time(request, reader.next())) is not None:
+                if isinstance(part, BodyPartReader) and (
+                    part.filename is not None or part.name in ("file", "image")
+                ):
+                    await _copy(request, part.read_chunk, MAX_IMAGE_BYTES, ImageTooLarge.code,
+                                buffer.extend)
+                    return bytes(buffer)
     except (HttpProcessingError, ValueError) as err:
         raise ApiError(400, "invalid_multipart", f"malformed multipart body: {err}") from None
     raise ApiError(400, InvalidImage.code, "the multipart body has no file field")
 
 
 async def read_name(request: web.Request) -> str:
-    """``{"name": ...}`` from a JSON body."""
+    """``{"name": ...}`` from a JSON body of at most 16 KiB. Strict UTF-8; a body nested too
+    deeply for the parser is as invalid as a truncated one. The name itself is checked by the
+    gallery (``store.names.clean_name``)."""
+    raw = await read_body(request, MAX_JSON_BYTES, "request_too_large")
     try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
+        body = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise ApiError(400, "invalid_json", "the body must be JSON: {\"name\": ...}") from None
-    if not isinstance(body, dict) or not isinstance(body.get("name"), str):
+    name = body.get("name") if isinstance(body, dict) else None
+    if not isinstance(name, str):
         raise ApiError(400, InvalidName.code, "the body must be {\"name\": \"<display name>\"}")
-    name: str = body["name"]
     return name
+
+
+def ascii_int(raw: str) -> int | None:
+    """The value of 1–19 ASCII digits that fits SQLite's int64, else None.
+
+    ``int()`` is no parser for what a client sends: it reads ``'١'`` (Arabic-Indic one) as 1,
+    takes ``' 1'``, ``'+1'`` and ``'1_0'``, and yields values SQLite cannot bind.
+    """
+    if _ASCII_DECIMAL.fullmatch(raw) is None:
+        return None
+    value = int(raw)
+    return value if value <= INT64_MAX else None
 
 
 def query_bool(request: web.Request, name: str, default: bool) -> bool:
@@ -153,22 +222,20 @@ def query_int(request: web.Request, name: str, default: int, low: int, high: int
     raw = request.query.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
+    value = ascii_int(raw)
+    if value is None or not low <= value <= high:
         raise ApiError(400, "invalid_parameter",
                        f"'{name}' must be an integer from {low} to {high}")
     return value
 
 
 def face_id(request: web.Request) -> int:
-    """The ``{face_id}`` path level; a non-number names no face."""
+    """The ``{face_id}`` path level; anything but an id SQLite can hold names no face."""
     raw = request.match_info["face_id"]
-    if not raw.isdigit():
-        raise ApiError(404, UnknownFace.code, f"no face with id '{raw}'")
-    return int(raw)
+    value = ascii_int(raw)
+    if value is None:
+        raise ApiError(404, UnknownFace.code, f"no face with id '{raw[:32]}'")
+    return value
 
 
 class Api:
@@ -184,8 +251,10 @@ class Api:
         if request.remote in self.service.trusted_peers:
             return True
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        # Header bytes that are not UTF-8 arrive as lone surrogates: "replace" makes them a
+        # '?', which no token holds, instead of a UnicodeEncodeError (a 500 for anyone).
         return scheme.lower() == "bearer" and hmac.compare_digest(
-            token.strip().encode(), self.service.token.encode()
+            token.strip().encode("utf-8", "replace"), self.service.token.encode()
         )
 
     @web.middleware
@@ -202,8 +271,9 @@ class Api:
         except web.HTTPException as err:
             if err.status < 400:
                 raise
+            kept = {h: err.headers[h] for h in _KEPT_HEADERS if h in err.headers}
             return error_response(err.status, _HTTP_CODES.get(err.status, "bad_request"),
-                                  err.reason)
+                                  err.reason, kept)
         except Exception:
             LOG.exception("HTTP %s %s failed", request.method, request.path)
             return error_response(500, "internal_error", "the request failed; see the log")
@@ -319,7 +389,8 @@ class Api:
         with tempfile.TemporaryDirectory(prefix="known-faces-import-") as tmp:
             path = Path(tmp) / "import.zip"
             with path.open("wb") as sink:
-                await _copy(request.content.read, MAX_ARCHIVE_BYTES, sink.write)
+                await _copy(request, request.content.read, MAX_ARCHIVE_BYTES,
+                            "request_too_large", sink.write)
             people, faces = await self.service.import_archive(path, mode)
         return web.json_response({"people": people, "faces": faces})
 
@@ -334,10 +405,49 @@ class Api:
         return web.json_response(self._openapi, dumps=lambda o: json.dumps(o, indent=1))
 
 
-def build_app(service: ApiBackend) -> web.Application:
-    """The aiohttp application with every route of ``routes.ROUTES``."""
+class OneLineRefusals(logging.Filter):
+    """aiohttp logs a request it cannot parse with a traceback and all of the offending bytes
+    (a 180 KB header line is logged as 180 KB, for every such request): make that one line
+    with the peer and the reason cut short, at warning level, since the fault is the client's.
+    Every other record (a real bug in the server) keeps its traceback."""
+
+    REASON_CHARS = 160
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite a refusal in place; never drops a record."""
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, (HttpProcessingError, RequestPayloadError)):
+            reason = " ".join(str(error).split())
+            if len(reason) > self.REASON_CHARS:
+                reason = reason[: self.REASON_CHARS] + "…"
+            record.msg = f"{record.getMessage()}: {type(error).__name__}: {reason}"
+            record.args = ()
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+# The logger aiohttp's connection handlers report to (instead of ``aiohttp.server``).
+SERVER_LOG = logging.getLogger(__name__ + ".server")
+SERVER_LOG.addFilter(OneLineRefusals())
+
+
+def build_app(service: ApiBackend, *, stall_timeout: float = STALL_TIMEOUT) -> web.Application:
+    """The aiohttp application with every route of ``routes.ROUTES``.
+
+    ``stall_timeout`` bounds every wait on a silent client: a connection whose request headers
+    are not complete within it (or that stays idle that long between requests) is closed, a
+    body that stops arriving for that long is answered 408, and the rest of a refused body is
+    drained for at most that long before the connection closes.
+    """
     api = Api(service)
-    app = web.Application(middlewares=[api.guard], client_max_size=MAX_IMAGE_BYTES + CHUNK)
+    app = web.Application(
+        middlewares=[api.guard],
+        client_max_size=MAX_IMAGE_BYTES + CHUNK,
+        handler_args={"logger": SERVER_LOG, "keepalive_timeout": stall_timeout,
+                      "lingering_time": stall_timeout},
+    )
+    app[_STALL_TIMEOUT_KEY] = stall_timeout
     for route in ROUTES:
         app.router.add_route(route.method, API_BASE + route.path, getattr(api, route.handler))
     return app

@@ -1,11 +1,27 @@
-"""The OpenAPI 3 document of the HTTP API, generated from the route table."""
+"""The OpenAPI 3 document of the HTTP API, generated from the route table.
+
+It states the limits the handlers enforce (name length and characters, body sizes, id and
+limit ranges, enums) and the shape of every answer, so a client generated from it, or
+schemathesis run against it, sends what the server accepts and can check what it gets back.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from .routes import API_BASE, ROUTES, Body, Route
+from ..pipeline.decode import MAX_IMAGE_BYTES
+from .routes import (
+    API_BASE,
+    MAX_ARCHIVE_BYTES,
+    MAX_JSON_BYTES,
+    NAME,
+    PATH_PARAMS,
+    ROUTES,
+    Body,
+    Param,
+    Route,
+)
 
 _STATUS_TEXT = {
     200: "OK",
@@ -14,66 +30,133 @@ _STATUS_TEXT = {
     400: "Bad input (error code in the body)",
     401: "Missing or wrong bearer token",
     404: "No such person or face",
+    408: "The body stopped arriving",
     409: "Name already taken",
     413: "Body too large",
     422: "Enrollment photo rejected (no_face, several_faces, too_small, blurred, low_quality)",
+    503: "Busy: retry after the Retry-After seconds",
 }
 
-_ERROR_REF = {"$ref": "#/components/schemas/Error"}
-_JSON_OBJECT = {"type": "object"}
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _object(required: dict[str, Any], optional: dict[str, Any] | None = None
+            ) -> dict[str, Any]:
+    """An object schema; more properties may be added in later versions."""
+    return {"type": "object", "required": list(required),
+            "properties": {**required, **(optional or {})}}
+
+
+_TEXT = {"type": "string"}
+_INT = {"type": "integer"}
+_NUMBER = {"type": "number"}
+_TIME = {"type": "string", "format": "date-time"}
+_NULLABLE_TEXT = {"type": "string", "nullable": True}
+_NULLABLE_NUMBER = {"type": "number", "nullable": True}
+_CANDIDATE = _object({"person": _TEXT, "name": _TEXT, "similarity": _NUMBER})
+# One face as /recognize and the person_detected events report it (DESIGN §5).
+_FACE_RESULT = _object(
+    {"box": {"type": "array", "items": _INT, "minItems": 4, "maxItems": 4},
+     "known": {"type": "boolean"}, "face_px": _INT},
+    {"person": _NULLABLE_TEXT, "name": _NULLABLE_TEXT, "similarity": _NULLABLE_NUMBER,
+     "second": {**_CANDIDATE, "nullable": True}, "status": _TEXT, "camera": _TEXT},
+)
+_PERSON = _object({"person": _TEXT, "name": _TEXT,
+                   "face_count": {"type": "integer", "minimum": 0}, "created": _TIME})
+_FACE = _object({"id": {"type": "integer", "minimum": 1}, "person": _TEXT, "source": _TEXT,
+                 "quality": {"type": "object", "additionalProperties": _NUMBER},
+                 "created": _TIME})
+_SCHEMAS: dict[str, Any] = {
+    "Error": _object({"error": _TEXT, "message": _TEXT}),
+    "Health": _object({"status": _TEXT, "service": _TEXT, "version": _TEXT,
+                       "instance_id": _TEXT, "model": _TEXT,
+                       "people": {"type": "integer", "minimum": 0},
+                       "mqtt": {"type": "string", "enum": ["connected", "disconnected"]}}),
+    "Recognition": _object({"snapshot_id": _TEXT, "camera": _TEXT, "time": _TIME,
+                            "face_count": {"type": "integer", "minimum": 0},
+                            "latency_ms": _NUMBER,
+                            "faces": {"type": "array", "items": _FACE_RESULT}}),
+    "Person": _PERSON,
+    "PersonWithFaces": {"allOf": [_ref("Person"),
+                                  _object({"faces": {"type": "array", "items": _FACE}})]},
+    "People": _object({"people": {"type": "array", "items": _ref("Person")}}),
+    "Face": _FACE,
+    "Faces": _object({"faces": {"type": "array", "items": _ref("Face")}}),
+    "FaceAdded": _object({"face": _ref("Face"), "person": _ref("Person")}),
+    "Enrolled": _object({"face": _ref("Face"), "person": _ref("Person"),
+                         "created": {"type": "boolean"}}),
+    "Events": _object({"events": {"type": "array", "items": _FACE_RESULT}}),
+    "Imported": _object({"people": {"type": "integer", "minimum": 0},
+                         "faces": {"type": "integer", "minimum": 0}}),
+}
 
 
 def _request_body(body: Body) -> dict[str, Any]:
-    binary = {"type": "string", "format": "binary"}
+    def binary(limit: int) -> dict[str, Any]:
+        return {"type": "string", "format": "binary", "maxLength": limit}
+
     if body is Body.IMAGE:
         content = {
-            "image/jpeg": {"schema": binary},
-            "image/png": {"schema": binary},
-            "image/webp": {"schema": binary},
+            "image/jpeg": {"schema": binary(MAX_IMAGE_BYTES)},
+            "image/png": {"schema": binary(MAX_IMAGE_BYTES)},
+            "image/webp": {"schema": binary(MAX_IMAGE_BYTES)},
             "multipart/form-data": {
-                "schema": {"type": "object", "properties": {"file": binary}}
+                "schema": {"type": "object", "required": ["file"],
+                           "properties": {"file": binary(MAX_IMAGE_BYTES)}}
             },
         }
+        description = f"An image of at most {MAX_IMAGE_BYTES} bytes."
     elif body is Body.ARCHIVE:
-        content = {"application/zip": {"schema": binary}}
+        content = {"application/zip": {"schema": binary(MAX_ARCHIVE_BYTES)}}
+        description = f"A zip made by export, at most {MAX_ARCHIVE_BYTES} bytes."
     else:
-        content = {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["name"],
-                    "properties": {"name": {"type": "string"}},
-                }
-            }
-        }
-    return {"required": True, "content": content}
+        name = {**_schema(NAME), "description": NAME.description}
+        content = {"application/json": {"schema": _object({"name": name})}}
+        description = f"JSON of at most {MAX_JSON_BYTES} bytes."
+    return {"required": True, "description": description, "content": content}
 
 
 def _response(route: Route, status: int) -> dict[str, Any]:
     answer: dict[str, Any] = {"description": _STATUS_TEXT[status]}
     if status >= 400:
-        answer["content"] = {"application/json": {"schema": _ERROR_REF}}
+        answer["content"] = {"application/json": {"schema": _ref("Error")}}
     elif status != 204:
-        schema = _JSON_OBJECT if route.produces == "application/json" else {"type": "string"}
+        if route.answer:
+            schema = _ref(route.answer)
+        elif route.produces == "application/json":
+            schema = {"type": "object"}
+        else:
+            schema = {"type": "string"}
         answer["content"] = {route.produces: {"schema": schema}}
     return answer
 
 
+def _schema(param: Param) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": param.type}
+    for key, value in (("default", param.default), ("minimum", param.minimum),
+                       ("maximum", param.maximum), ("pattern", param.pattern),
+                       ("minLength", param.min_length), ("maxLength", param.max_length)):
+        if value is not None:
+            schema[key] = value
+    if param.enum:
+        schema["enum"] = list(param.enum)
+    return schema
+
+
+def _parameter(param: Param, where: str) -> dict[str, Any]:
+    parameter = {"name": param.name, "in": where, "required": where == "path" or param.required,
+                 "description": param.description, "schema": _schema(param)}
+    if param.example is not None:
+        parameter["example"] = param.example
+    return parameter
+
+
 def _operation(route: Route) -> dict[str, Any]:
-    parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in re.findall(r"{(\w+)}", route.path)
-    ]
-    for query in route.query:
-        schema: dict[str, Any] = {"type": query.type}
-        if query.default is not None:
-            schema["default"] = query.default
-        if query.enum:
-            schema["enum"] = list(query.enum)
-        parameters.append(
-            {"name": query.name, "in": "query", "description": query.description,
-             "required": query.required, "schema": schema}
-        )
+    parameters = [_parameter(PATH_PARAMS[name], "path")
+                  for name in re.findall(r"{(\w+)}", route.path)]
+    parameters += [_parameter(query, "query") for query in route.query]
     operation: dict[str, Any] = {
         "operationId": route.handler,
         "summary": route.summary,
@@ -103,12 +186,6 @@ def openapi_document(version: str) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["error", "message"],
-                    "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
-                }
-            },
+            "schemas": _SCHEMAS,
         },
     }

@@ -7,7 +7,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ..sources.cameras import CAMERA_RE
+from ..store.names import MAX_NAME_LENGTH, SLUG_PATTERN, name_pattern
+
 API_BASE = "/api/v1"
+
+# The limits the server enforces, stated once so the OpenAPI document states the same ones
+# (the image limit is the decoder's: pipeline.decode.MAX_IMAGE_BYTES).
+MAX_ARCHIVE_BYTES = 512 * 1024 * 1024
+MAX_JSON_BYTES = 16 * 1024
+MAX_EVENTS = 500
+INT64_MAX = 2**63 - 1  # SQLite's largest integer: the face id range
 
 
 class Body(StrEnum):
@@ -19,14 +29,20 @@ class Body(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Query:
-    """A query parameter."""
+class Param:
+    """A query or path parameter, with the limits the handler checks it against."""
 
     name: str
     type: str
     description: str
     default: str | int | bool | None = None
     enum: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    pattern: str | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    example: str | int | None = None
     required: bool = False
 
 
@@ -41,54 +57,73 @@ class Route:
     responses: tuple[int, ...]
     auth: bool = True
     body: Body | None = None
-    query: tuple[Query, ...] = ()
+    query: tuple[Param, ...] = ()
     produces: str = "application/json"
+    answer: str | None = None  # the OpenAPI schema (components) of the success body
+
+
+# Path levels (``{slug}``, ``{face_id}``) mean the same in every route.
+PATH_PARAMS: dict[str, Param] = {
+    "slug": Param("slug", "string", "The person's slug (from the name; never changes).",
+                  pattern=SLUG_PATTERN, example="barack_obama"),
+    "face_id": Param("face_id", "integer", "The face's id.", minimum=1, maximum=INT64_MAX,
+                     example=1),
+}
+# A display name, wherever it is given (JSON body or query): what ``store.names`` accepts.
+NAME = Param("name", "string",
+             "The display name: any text without '/', '\\', control, invisible or "
+             "direction-control characters; NFC-normalised, white space trimmed and collapsed.",
+             min_length=1, max_length=MAX_NAME_LENGTH, pattern=name_pattern(), required=True)
+_SOURCE = Param("source", "string",
+                "Where the photo came from (kept with the face, cut to 64 characters).", "http")
 
 
 _PERSON_ERRORS = (401, 404)
+_BODY_ERRORS = (400, 408)  # bad body; body stopped arriving
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/health", "health", "Liveness, version, model and broker state.", (200,),
-          auth=False),
+          auth=False, answer="Health"),
     Route("POST", "/recognize", "recognize", "Recognise every face of one image.",
-          (200, 400, 401, 413), body=Body.IMAGE,
-          query=(Query("camera", "string", "Camera name reported in the results.", "http"),
-                 Query("publish", "boolean",
+          (200, *_BODY_ERRORS, 401, 413, 503), body=Body.IMAGE, answer="Recognition",
+          query=(Param("camera", "string", "Camera name reported in the results.", "http",
+                       pattern=CAMERA_RE),
+                 Param("publish", "boolean",
                        "Also publish the events and states over MQTT, as for a snapshot.",
                        False))),
-    Route("GET", "/people", "list_people", "Every enrolled person.", (200, 401)),
+    Route("GET", "/people", "list_people", "Every enrolled person.", (200, 401),
+          answer="People"),
     Route("POST", "/people", "create_person", "Enroll a person (without faces yet).",
-          (201, 400, 401, 409), body=Body.NAME),
+          (201, *_BODY_ERRORS, 401, 409, 413), body=Body.NAME, answer="Person"),
     Route("GET", "/people/{slug}", "get_person", "One person with their faces.",
-          (200, *_PERSON_ERRORS)),
+          (200, *_PERSON_ERRORS), answer="PersonWithFaces"),
     Route("PATCH", "/people/{slug}", "rename_person",
-          "Change the display name; the slug never changes.", (200, 400, *_PERSON_ERRORS, 409),
-          body=Body.NAME),
+          "Change the display name; the slug never changes.",
+          (200, *_BODY_ERRORS, *_PERSON_ERRORS, 409, 413), body=Body.NAME, answer="Person"),
     Route("DELETE", "/people/{slug}", "delete_person",
           "Forget a person, with their crops and vectors.", (204, *_PERSON_ERRORS)),
     Route("GET", "/people/{slug}/faces", "list_faces", "A person's enrolled faces.",
-          (200, *_PERSON_ERRORS)),
+          (200, *_PERSON_ERRORS), answer="Faces"),
     Route("POST", "/people/{slug}/faces", "add_face",
           "Add a face from a photo showing exactly one clear face.",
-          (201, 400, *_PERSON_ERRORS, 413, 422), body=Body.IMAGE,
-          query=(Query("source", "string", "Where the photo came from (kept with the face).",
-                       "http"),)),
+          (201, *_BODY_ERRORS, *_PERSON_ERRORS, 413, 422), body=Body.IMAGE, answer="FaceAdded",
+          query=(_SOURCE,)),
     Route("POST", "/enroll", "enroll", "Add a photo's face to the person of that name, "
           "creating the person only if the face is accepted.",
-          (201, 400, 401, 413, 422), body=Body.IMAGE,
-          query=(Query("name", "string", "The person's display name.", required=True),
-                 Query("source", "string", "Where the photo came from (kept with the face).",
-                       "http"))),
+          (201, *_BODY_ERRORS, 401, 413, 422), body=Body.IMAGE, answer="Enrolled",
+          query=(NAME, _SOURCE)),
     Route("DELETE", "/people/{slug}/faces/{face_id}", "delete_face", "Remove one face.",
           (204, *_PERSON_ERRORS)),
     Route("GET", "/people/{slug}/faces/{face_id}/crop", "face_crop",
           "The aligned 112×112 face crop.", (200, *_PERSON_ERRORS), produces="image/jpeg"),
     Route("GET", "/events", "events", "Recent person_detected events, newest first.",
-          (200, 400, 401), query=(Query("limit", "integer", "How many (1–500).", 50),)),
+          (200, 400, 401), answer="Events",
+          query=(Param("limit", "integer", f"How many (1–{MAX_EVENTS}).", 50, minimum=1,
+                       maximum=MAX_EVENTS),)),
     Route("GET", "/export", "export", "The whole gallery as one archive.", (200, 401),
           produces="application/zip"),
     Route("POST", "/import", "import_archive", "Load an archive made by export.",
-          (200, 400, 401, 413), body=Body.ARCHIVE,
-          query=(Query("mode", "string", "Add to the gallery or replace it.", "merge",
+          (200, *_BODY_ERRORS, 401, 413), body=Body.ARCHIVE, answer="Imported",
+          query=(Param("mode", "string", "Add to the gallery or replace it.", "merge",
                        ("merge", "replace")),)),
     Route("GET", "/metrics", "metrics", "Prometheus metrics.", (200, 401),
           produces="text/plain"),
