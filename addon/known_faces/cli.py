@@ -428,14 +428,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     report = evaluate_folder(load_engine(args), args.folder, settings=match_settings(args),
                              enroll=args.enroll, strangers=args.strangers, seed=args.seed,
                              histogram=args.histogram)
+    if args.json:
+        print_json(report)
+    else:
+        print(format_report(report), flush=True)
     failures = Failures()
     failures.extend(report["unreadable_images"])
     for warning in report["warnings"]:
         print(f"known-faces: warning: {warning}", file=sys.stderr)
-    if args.json:
-        print_json(report)
-    else:
-        print(format_report(report))
     return failures.status()
 
 
