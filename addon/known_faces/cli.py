@@ -199,6 +199,12 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 # -- recognize -------------------------------------------------------------------------------
+def no_images() -> KnownFacesError:
+    """The failure of a directory given as an image that holds none."""
+    return KnownFacesError("no .jpg, .jpeg, .png or .webp image in this directory",
+                           code="no_images")
+
+
 def expand_images(arguments: Sequence[Path]) -> list[Path]:
     """The IMAGE arguments in order, a directory standing for the images directly inside it
     (one without images stays, to be reported in its place)."""
@@ -244,8 +250,7 @@ def cmd_recognize(args: argparse.Namespace) -> int:
     outputs = []
     for path in images:
         if path.is_dir():
-            failures.add(path, KnownFacesError("no .jpg, .jpeg, .png or .webp image in this "
-                                               "directory", code="no_images"))
+            failures.add(path, no_images())
             continue
         try:
             data = read_input(path)
@@ -275,8 +280,9 @@ def cmd_recognize(args: argparse.Namespace) -> int:
 
 # -- enroll ----------------------------------------------------------------------------------
 def enrollment_jobs(args: argparse.Namespace) -> list[tuple[str, list[Path]]]:
-    """(name, images) pairs from ``NAME IMAGE…`` or ``--folder DIR`` (either layout of
-    ``folders``); a bad NAME is refused before any photo is looked at."""
+    """(name, images) pairs from ``NAME IMAGE…`` (a directory standing for its images, as
+    for ``recognize``) or ``--folder DIR`` (either layout of ``folders``); a bad NAME is
+    refused before any photo is looked at."""
     from .store.names import clean_name
 
     if args.folder:
@@ -286,7 +292,7 @@ def enrollment_jobs(args: argparse.Namespace) -> list[tuple[str, list[Path]]]:
     if not args.name or not args.images:
         raise KnownFacesError("give NAME and at least one IMAGE (or --folder DIR)",
                               code="invalid_request")
-    return [(clean_name(args.name), args.images)]
+    return [(clean_name(args.name), expand_images(args.images))]
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
@@ -306,6 +312,9 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     }
     for name, image in progress(flat, "enrolling"):
         entry = summary[name]
+        if image.is_dir():
+            entry["failed"].append(failures.add(image, no_images()))
+            continue
         try:
             _, person, created = recognizer.enroll_by_name(name, read_input(image),
                                                            source=f"cli:{image.name}")

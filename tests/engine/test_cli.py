@@ -210,13 +210,20 @@ def test_refused_enrollment_creates_nobody(tmp_path: Path, faces_dir: Path,
     assert json.loads(run("people", "list", "--json", data_dir=tmp_path).stdout) == []
 
     good = faces_dir / faces_manifest["people"]["kit_harington"][0]
-    result = run("enroll", "Kit Harington", group, good, "--json", data_dir=tmp_path)
-    assert result.returncode == 0, result.stderr
+    result = run("enroll", "Kit Harington", group, good, tmp_path / "nothere.jpg", "--json",
+                 data_dir=tmp_path)
+    assert_error_lines(result, "unreadable")
     [entry] = json.loads(result.stdout)
     assert (entry["person"], entry["created"], entry["enrolled"]) == ("kit_harington", True, 1)
     assert [r["error"] for r in entry["rejected"]] == ["several_faces"]
+    assert [r["error"] for r in entry["failed"]] == ["unreadable"]
     listed = json.loads(run("people", "list", "--json", data_dir=tmp_path).stdout)
     assert [(p["name"], p["face_count"]) for p in listed] == [("Kit Harington", 1)]
+
+    folder = run("enroll", "Kit Harington", faces_dir / "people" / "kit_harington",
+                 data_dir=tmp_path)
+    assert folder.returncode == 0, folder.stderr
+    assert "3 photo(s) enrolled as 'kit_harington'" in folder.stdout
 
 
 # -- item 16: display names, annotations, --threshold 0, flat folders ------------------------
@@ -384,8 +391,9 @@ def test_evaluate_without_known_probes_says_so(tmp_path: Path, faces_dir: Path) 
     for person in ("albert_einstein", "amy_adams", "steve_carell"):
         [source] = (faces_dir / "people" / person).iterdir()
         (single / f"{person}_1.jpg").write_bytes(source.read_bytes())
+    (single / "broken_1.jpg").write_bytes(b"not an image")
     result = run("evaluate", single)
-    assert result.returncode == 0, result.stderr
+    assert_error_lines(result, "invalid_image")
     assert "top-1                      n/a" in result.stdout
     assert "EER                        n/a" in result.stdout
     assert "no known probes" in result.stderr
@@ -425,8 +433,9 @@ def test_bench_on_a_flat_folder_from_anywhere(tmp_path: Path, faces_dir: Path) -
     assert (report["photos"], report["people"]) == (2, 2)
     assert report["median"]["floor_ms"] > 0
     assert set(report["match_ms"]) == {"1000", "10000", "100000"}
+    (flat / "Broken_1.jpg").write_bytes(b"not an image")
     text = run("bench", "--photos", flat, "--repeat", "1", cwd=elsewhere)
-    assert text.returncode == 0, text.stderr
+    assert_error_lines(text, "invalid_image")
     assert "median photo" in text.stdout
     assert "slowest photo" in text.stdout
 
