@@ -96,6 +96,29 @@ def read_input(path: Path) -> bytes:
 
 
 # -- shared options and objects ------------------------------------------------------------
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number ≥ 1 (0 runs, threads or photos would only fail later,
+    with a traceback)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of 1 or more")
+    return value
+
+
+def fraction(text: str) -> float:
+    """An argparse type: a share between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a share between 0 and 1")
+    return value
+
+
 def add_common(parser: argparse.ArgumentParser) -> None:
     """Options every command takes."""
     parser.add_argument("--data-dir", type=Path, default=None,
@@ -112,8 +135,8 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                         default=os.environ.get("KNOWN_FACES_EMBEDDER_PREPROCESSING") or None,
                         help="what --embedder expects, e.g. RGB,127.5,128 (the default) or "
                              "BGR,127.5,127.5 ($KNOWN_FACES_EMBEDDER_PREPROCESSING)")
-    parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads")
-    parser.add_argument("--detector-size", type=int, default=640,
+    parser.add_argument("--threads", type=positive_int, default=2, help="ONNX Runtime threads")
+    parser.add_argument("--detector-size", type=positive_int, default=640,
                         help="long side snapshots are scaled to before detection")
 
 
@@ -537,9 +560,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "measure accuracy on DIR/<person>/*.jpg (or DIR/<Name>_<N>.jpg) with "
                        "strangers held out")
     evaluate.add_argument("folder", type=Path, metavar="DIR")
-    evaluate.add_argument("--enroll", type=int, default=1, metavar="K",
+    evaluate.add_argument("--enroll", type=positive_int, default=1, metavar="K",
                           help="photos enrolled per person (the first K)")
-    evaluate.add_argument("--strangers", type=float, default=0.3, metavar="FRACTION",
+    evaluate.add_argument("--strangers", type=fraction, default=0.3, metavar="FRACTION",
                           help="share of people held out as strangers")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--threshold", type=float, help="threshold to evaluate")
@@ -553,7 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "(DIR/<person>/*.jpg or DIR/<Name>_<N>.jpg)")
     bench.add_argument("--photos", type=Path, required=True, metavar="DIR",
                        help="a folder of photos: DIR/<person>/*.jpg or DIR/<Name>_<N>.jpg")
-    bench.add_argument("--repeat", type=int, default=3, help="runs per photo")
+    bench.add_argument("--repeat", type=positive_int, default=3, help="runs per photo")
     bench.add_argument("--json", action="store_true")
 
     if importlib.util.find_spec("known_faces.service.cli") is not None:

@@ -223,6 +223,9 @@ def evaluate_folder(
         rows.append(np.vstack(enrolled))
         known_probes.extend((len(refs) - 1, v) for v in vectors[enroll:] if v is not None)
 
+    if not refs:
+        raise KnownFacesError(f"nobody could be enrolled: none of the first {enroll} photo(s) "
+                              "of any enrolled person has a usable face", code="no_usable_faces")
     matcher = Matcher(refs, rows)
     scores = score_probes(matcher, settings, known_probes, stranger_probes)
     genuine, impostor = np.array(scores.genuine), np.array(scores.impostor)

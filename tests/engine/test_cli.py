@@ -164,6 +164,10 @@ def test_recognize_reports_good_images_and_each_bad_one(tmp_path: Path, faces_di
     (("recognize",), "usage"),
     (("models", "repair"), "usage"),
     (("bench",), "usage"),
+    (("bench", "--photos", "{tmp}", "--repeat", "0"), "usage"),
+    (("evaluate", "{tmp}", "--enroll", "0"), "usage"),
+    (("evaluate", "{tmp}", "--strangers", "2"), "usage"),
+    (("recognize", "{tmp}/a.jpg", "--threads", "none"), "usage"),
     (("enroll", "Alice", "{tmp}/nothere.jpg"), "unreadable"),
     (("enroll", "--folder", "{tmp}/nothere"), "invalid_layout"),
     (("enroll", "--folder", "{tmp}/empty"), "invalid_layout"),
@@ -448,3 +452,12 @@ def test_repository_bench_refuses_other_photos_in_one_line(tmp_path: Path) -> No
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1
     assert "known-faces bench --photos DIR" in result.stderr
+
+
+def test_evaluate_with_no_usable_face_says_so(tmp_path: Path, faces_dir: Path,
+                                              faces_manifest: dict[str, Any]) -> None:
+    """Nobody enrollable (photos without faces) is one line, not a numpy traceback."""
+    empty_room = (faces_dir / faces_manifest["groups"]["compreface_017_0.jpg"]["file"])
+    for name in ("Ann_1.jpg", "Ben_1.jpg"):
+        (tmp_path / name).write_bytes(empty_room.read_bytes())
+    assert_error_lines(run("evaluate", tmp_path), "no_usable_faces")
