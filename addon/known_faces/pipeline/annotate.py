@@ -73,7 +73,8 @@ def place_labels(faces: Sequence[Box], sizes: Sequence[tuple[int, int]], width: 
     and clear of every label placed before it: above the face, below it, inside its top edge,
     then the nearest free row; only when no row is free does a label overlap another."""
     placed: list[Box] = []
-    for (x1, y1, _, y2), (w, h) in zip(faces, sizes, strict=True):
+    for (x1, y1, _, y2), size in zip(faces, sizes, strict=True):
+        w, h = min(size[0], width), min(size[1], height)
         x = min(max(x1, 0), max(width - w, 0))
         highest = max(height - h, 0)
         above = y1 - h
@@ -94,9 +95,9 @@ def layout(result: SnapshotResult, width: int, height: int) -> list[Label]:
         text = face_label(face)
         scale, weight = thickness / 3, thickness
         (text_w, text_h), base = cv2.getTextSize(text, FONT, scale, weight)
-        if text_w + 2 * PAD > width:
-            scale *= (width - 2 * PAD) / (text_w + 2 * PAD)
-            weight = max(1, round(weight * scale * 3 / thickness))
+        if text_w + 2 * PAD > width:  # a long name on a small image: shrink to fit
+            shrink = (width - 2 * PAD) / (text_w + 2 * PAD)
+            scale, weight = scale * shrink, max(1, round(weight * shrink))
             (text_w, text_h), base = cv2.getTextSize(text, FONT, scale, weight)
         texts.append(text)
         sizes.append((min(text_w + 2 * PAD, width), text_h + base + 2 * PAD))
