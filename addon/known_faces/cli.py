@@ -286,7 +286,7 @@ def cmd_recognize(args: argparse.Namespace) -> int:
             try:
                 annotate_image(data, result, targets[path])
             except KnownFacesError as exc:
-                failures.add(targets[path], exc)
+                failures.add(path, exc)
     if args.json:
         print_json(outputs)
         return failures.status()
