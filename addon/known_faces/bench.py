@@ -200,7 +200,7 @@ def format_report(report: dict[str, Any]) -> str:
     """The per-stage table of a user's folder: the median photo and the slowest one."""
     header = stage_header()
     lines = [
-        f"{report['photos']} photos of {report['people']} people in {report['folder']}; "
+        f"{report['photos']} photos of {report['people']} people in {report['folder']}",
         f"median ms of {report['repeat']} runs per photo, ONNX Runtime on "
         f"{report['threads']} threads, matched against {GALLERY_FACES:,} faces",
         header,
