@@ -103,11 +103,21 @@ def _get(obj: Mapping[str, Any], key: str, kind: type[T], where: str) -> T:
     return value
 
 
+def _storable(value: str, what: str) -> str:
+    """``value`` if SQLite can store it: JSON may carry lone surrogates (``"\\ud800"``), which
+    are not UTF-8 and would fail in the middle of the import's transaction."""
+    try:
+        value.encode()
+    except UnicodeEncodeError as exc:
+        raise InvalidArchive(f"{what} is not valid Unicode text") from exc
+    return value
+
+
 def _text(obj: Mapping[str, Any], key: str, where: str) -> str:
     value = _get(obj, key, str, where)
     if len(value) > MAX_TEXT:
         raise InvalidArchive(f"{where}: '{key}' is longer than {MAX_TEXT} characters")
-    return value
+    return _storable(value, f"{where}: '{key}'")
 
 
 def _objects(obj: Mapping[str, Any], key: str, limit: int) -> list[dict[str, Any]]:
@@ -186,7 +196,7 @@ def _people(manifest: dict[str, Any]) -> list[tuple[str, str]]:
         if slug in people:
             raise InvalidArchive(f"{where}: '{slug}' appears twice")
         try:
-            people[slug] = clean_name(entry.get("name"))
+            people[slug] = _storable(clean_name(entry.get("name")), f"{where}: the name")
         except InvalidName as exc:
             raise InvalidArchive(f"{where} ('{slug}'): {exc.message}") from exc
     return list(people.items())
