@@ -147,10 +147,14 @@ class _Problems:
                         "; ".join(new[:LOGGED_PROBLEMS]), more)
 
     def all(self) -> list[str]:
-        """Every current problem, once, sorted."""
+        """One line per unusable row (what every read found wrong with it), sorted."""
+        by_row: dict[str, list[str]] = {}
         with self._lock:
-            return sorted({f"{row}: {why}" for found in self._by_read.values()
-                           for row, why in found.items()})
+            for found in self._by_read.values():
+                for row, why in found.items():
+                    if why not in by_row.setdefault(row, []):
+                        by_row[row].append(why)
+        return sorted(f"{row}: {'; '.join(whys)}" for row, whys in by_row.items())
 
 
 @dataclass(slots=True)
@@ -538,7 +542,7 @@ class Gallery:
         rows = self._query("SELECT crop FROM faces WHERE id = ?", (face_id,))
         crop = rows[0][0] if rows else None
         if not isinstance(crop, bytes):
-            return "its crop is missing"
+            return "its crop is not binary data"
         try:
             check_crop(crop)
         except Unusable as exc:
