@@ -375,3 +375,24 @@ def test_connections_of_ended_threads_are_closed(gallery: Gallery) -> None:
     with pytest.raises(sqlite3.ProgrammingError):
         gallery._local.reader.db.execute("SELECT 1")
 
+
+
+def test_unusable_vectors_are_never_written(gallery: Gallery, enrolled: dict[str, list[int]]
+                                            ) -> None:
+    """What a read would skip is not stored: add_face refuses a NaN vector (ValueError, nothing
+    written); a re-embedding batch stores its good vectors and reports the broken one instead of
+    failing, so a broken custom embedder cannot stop the start-up re-embedding."""
+    crop = gallery.face_crop("joe_biden", enrolled["joe_biden"][0])
+    nan, scaled = np.full(192, np.nan, np.float32), np.full(192, 1.0, np.float32)
+    version = gallery.version
+    for bad in (nan, scaled, np.ones((2, 96), np.float32) / 192 ** 0.5):
+        with pytest.raises(ValueError, match=r"NaN|length|shape"):
+            gallery.add_face("joe_biden", crop, bad, MODEL, "test", {})
+    assert gallery.version == version
+    good = np.zeros(192, np.float32)
+    good[1] = 1
+    biden, einstein = enrolled["joe_biden"][0], enrolled["albert_einstein"][0]
+    gallery.store_embeddings("other", [(biden, nan), (einstein, good)])
+    assert [fid for fid, _ in gallery.faces_missing_embeddings("other")] == [
+        *enrolled["barack_obama"], biden]
+    assert any(p.startswith(f"face {biden}:") and "NaN" in p for p in gallery.problems())

@@ -196,16 +196,13 @@ def _quality(text: object) -> dict[str, float] | None:
 
 
 def vector_blob(vector: np.ndarray) -> bytes:
-    """A vector as stored; ValueError for one the gallery's reads would skip (a caller bug:
-    embedders return unit vectors, and imports check theirs first)."""
+    """A vector as stored; Unusable (a ValueError) for one the gallery's reads would skip, so
+    nothing is written that a later read would have to throw away."""
     values = np.asarray(vector, dtype=np.float32)
     if values.ndim != 1:
-        raise ValueError(f"a vector must be one-dimensional, not of shape {values.shape}")
+        raise Unusable(f"it has shape {values.shape}, not one dimension")
     blob = values.tobytes()
-    try:
-        parse_vector(blob, len(values))
-    except Unusable as exc:
-        raise ValueError(f"refusing to store a vector: {exc}") from exc
+    parse_vector(blob, len(values))
     return blob
 
 
@@ -216,8 +213,6 @@ class Gallery:
     """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        make_private(path.parent)
         self.path = path
         self._write_lock = threading.Lock()
         self._readers_lock = threading.Lock()
@@ -225,6 +220,8 @@ class Gallery:
         self._local = threading.local()
         self._problems = _Problems()
         try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            make_private(path.parent)
             _create_private(path)
             self._db = self._connect()
         except (OSError, sqlite3.Error) as exc:
@@ -614,8 +611,15 @@ class Gallery:
 
     def store_embeddings(self, model: str, vectors: Sequence[tuple[int, np.ndarray]]) -> None:
         """Add (or replace unusable) vectors from ``model`` for existing faces, all in one
-        transaction."""
-        blobs = [(fid, model, vector_blob(v)) for fid, v in vectors]
+        transaction. A vector the embedder got wrong (NaN from a broken custom model) is
+        reported and not stored, rather than failing the re-embedding at start-up."""
+        blobs, unusable = [], {}
+        for face_id, vector in vectors:
+            try:
+                blobs.append((face_id, model, vector_blob(vector)))
+            except Unusable as exc:
+                unusable[f"face {face_id}"] = f"{model} gave it an unusable vector ({exc})"
+        self._problems.report(f"{model} re-embedding", unusable)
         with self._write() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO embeddings(face_id, model, vector) VALUES (?, ?, ?)", blobs)
