@@ -425,13 +425,17 @@ class Gallery:
 
     # -- faces ------------------------------------------------------------------------------
     def _insert_face(self, db: sqlite3.Connection, person_id: int, crop: bytes, source: str,
-                     quality: dict[str, float], created: str) -> int:
+                     quality: dict[str, float], created: str, vectors: dict[str, bytes]) -> int:
+        """A face row with its vectors (blobs by model), in the caller's transaction."""
         cursor = db.execute(
             "INSERT INTO faces(person_id, crop, crop_sha256, source, quality, created) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (person_id, crop, crop_digest(crop), source, json.dumps(quality), created),
         )
-        return int(cursor.lastrowid or 0)
+        face_id = int(cursor.lastrowid or 0)
+        db.executemany("INSERT INTO embeddings(face_id, model, vector) VALUES (?, ?, ?)",
+                       [(face_id, model, blob) for model, blob in vectors.items()])
+        return face_id
 
     def add_face(
         self,
@@ -443,12 +447,10 @@ class Gallery:
         quality: dict[str, float],
     ) -> Face:
         """Store a face's crop and its embedding together, in one transaction."""
-        blob = vector_blob(vector)
+        vectors = {model: vector_blob(vector)}
         with self._write() as db:
-            person_id = self._person_id(db, slug)
-            face_id = self._insert_face(db, person_id, crop_jpeg, source, quality, now_iso())
-            db.execute("INSERT INTO embeddings(face_id, model, vector) VALUES (?, ?, ?)",
-                       (face_id, model, blob))
+            face_id = self._insert_face(db, self._person_id(db, slug), crop_jpeg, source,
+                                        quality, now_iso(), vectors)
         return self.face(slug, face_id)
 
     def add_face_by_name(
@@ -467,25 +469,14 @@ class Gallery:
         behind (nor a device that appears and vanishes in Home Assistant).
         """
         name = clean_name(name)
-        with self._transaction() as db:
+        vectors = {model: vector_blob(vector)}
+        with self._write() as db:
             row = db.execute("SELECT slug FROM people WHERE name_key = ?",
                              (name_key(name),)).fetchone()
             created = row is None
-            if created:
-                slug = self._free_slug(db, slugify(name))
-                db.execute(
-                    "INSERT INTO people(slug, name, name_key, created) VALUES (?, ?, ?, ?)",
-                    (slug, name, name_key(name), now_iso()))
-            else:
-                slug = row[0]
-            person_id = self._person_id(db, slug)
-            cursor = db.execute(
-                "INSERT INTO faces(person_id, crop, source, quality, created) VALUES (?,?,?,?,?)",
-                (person_id, crop_jpeg, source, json.dumps(quality), now_iso()),
-            )
-            face_id = int(cursor.lastrowid or 0)
-            db.execute("INSERT INTO embeddings(face_id, model, vector) VALUES (?, ?, ?)",
-                       (face_id, model, np.asarray(vector, dtype=np.float32).tobytes()))
+            slug = self._insert_person(db, name, slugify(name)) if created else row[0]
+            face_id = self._insert_face(db, self._person_id(db, slug), crop_jpeg, source,
+                                        quality, now_iso(), vectors)
         return self.face(slug, face_id), created
 
     def faces(self, slug: str) -> list[Face]:
@@ -713,12 +704,9 @@ class Gallery:
                 if db.execute("SELECT 1 FROM faces WHERE person_id = ? AND crop_sha256 = ?",
                               (ids[slug], crop_digest(stored.crop))).fetchone():
                     continue
-                face_id = self._insert_face(db, ids[slug], stored.crop, stored.face.source,
-                                            stored.face.quality, stored.face.created)
-                db.executemany(
-                    "INSERT INTO embeddings(face_id, model, vector) VALUES (?, ?, ?)",
-                    [(face_id, model, vector_blob(v)) for model, v in stored.vectors.items()],
-                )
+                self._insert_face(db, ids[slug], stored.crop, stored.face.source,
+                                  stored.face.quality, stored.face.created,
+                                  {model: vector_blob(v) for model, v in stored.vectors.items()})
                 added_faces += 1
         return added_people, added_faces
 
