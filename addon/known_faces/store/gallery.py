@@ -42,6 +42,7 @@ from ..errors import DuplicateName, StorageError, UnknownFace, UnknownPerson
 from ..pipeline.match import Matcher, PersonRef
 from .migrations import migrate
 from .names import clean_name, slugify
+from .transaction import immediate
 from .validate import CATALOGUE_DIMS, Unusable, check_crop, crop_digest, parse_vector
 
 LOG = logging.getLogger(__name__)
@@ -283,25 +284,14 @@ class Gallery:
         """One write transaction on the writer connection, rolled back on any error; SQLite's own
         failures (disk full, I/O, locked too long) are reported as StorageError. With ``change``
         the gallery version moves if any row did (a history record is not a gallery change)."""
-        with self._write_lock:
-            db = self._db
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    before = db.total_changes
-                    yield db
-                    if change and db.total_changes != before:
-                        db.execute(
-                            "INSERT INTO meta(key, value) VALUES ('version', '1') ON CONFLICT(key) "
-                            "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
-                        )
-                    db.execute("COMMIT")
-                except BaseException:
-                    if db.in_transaction:
-                        db.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise StorageError(f"the gallery could not be written: {exc}") from exc
+        with self._write_lock, immediate(self._db, "the gallery could not be written") as db:
+            before = db.total_changes
+            yield db
+            if change and db.total_changes != before:
+                db.execute(
+                    "INSERT INTO meta(key, value) VALUES ('version', '1') ON CONFLICT(key) "
+                    "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+                )
 
     def _append_history(self, insert: str, params: Sequence[Any], table: str,
                         keep: int) -> bool:

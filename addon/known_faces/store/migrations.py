@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Callable
 
 from ..errors import StorageError
+from .transaction import immediate
 from .validate import crop_digest
 
 #: What releases before schema versioning created (user_version 0); kept verbatim because
@@ -136,8 +137,7 @@ def migrate(db: sqlite3.Connection) -> int:
         return LATEST
     db.execute("PRAGMA foreign_keys=OFF")
     try:
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(db, "the gallery's schema could not be migrated"):
             found = schema_version(db)
             if found > LATEST:
                 raise StorageError(
@@ -151,13 +151,6 @@ def migrate(db: sqlite3.Connection) -> int:
             if db.execute("PRAGMA foreign_key_check").fetchone() is not None:
                 raise StorageError("migrating the gallery left rows without their owner")
             db.execute(f"PRAGMA user_version = {LATEST}")
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-    except sqlite3.Error as exc:
-        raise StorageError(f"the gallery's schema could not be migrated: {exc}") from exc
     finally:
         db.execute("PRAGMA foreign_keys=ON")
     if pending:
