@@ -227,8 +227,9 @@ def test_face_ids_are_never_reused(old_gallery: Path) -> None:
 def test_a_newer_schema_is_refused_and_left_alone(gallery: Gallery,
                                                   enrolled: dict[str, list[int]]) -> None:
     """A gallery.db from a newer release is not opened (StorageError saying why and what to
-    do), and not touched."""
+    do), and not touched: not even switched to WAL mode."""
     gallery.close()
+    sql(gallery, "PRAGMA journal_mode = DELETE")
     sql(gallery, f"PRAGMA user_version = {migrations.LATEST + 1}")
     before = gallery.path.read_bytes()
     with pytest.raises(StorageError) as raised:

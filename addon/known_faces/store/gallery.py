@@ -228,8 +228,8 @@ class Gallery:
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"the gallery {path} could not be opened: {exc}") from exc
         try:
+            migrate(self._db)  # first: a newer gallery is refused before anything is changed
             self._db.execute("PRAGMA journal_mode=WAL")
-            migrate(self._db)
             for side in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
                 if side.exists():
                     make_private(side)
