@@ -290,6 +290,16 @@ def test_files_are_private_to_the_service_user(tmp_path: Path) -> None:
     reopened.close()
 
 
+def test_a_shared_directory_is_not_closed(tmp_path: Path) -> None:
+    """A data dir like /tmp (sticky, world-writable) keeps its mode; the gallery file is 0600."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    Gallery.open(shared).close()
+    assert mode(shared) == 0o1777
+    assert mode(shared / "gallery.db") == 0o600
+
+
 # -- connections, writer and change detection ----------------------------------------------
 @pytest.fixture
 def writer_held(gallery: Gallery) -> Iterator[threading.Event]:

@@ -110,10 +110,14 @@ def make_private(path: Path) -> None:
 
     Files made by releases that did not do this, or copied in with a lax umask, are fixed at
     open. A path we do not own (a data dir mounted by someone else) is left alone with a warning
-    rather than stopping the service.
+    rather than stopping the service, and so is a shared directory such as ``/tmp`` (sticky
+    bit) given as the data dir: closing it would break every other user of it.
     """
     mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
+    if mode & stat.S_ISVTX:
+        LOG.warning("%s is a shared directory; only the gallery's own files are made private",
+                    path)
+    elif mode & 0o077:
         try:
             path.chmod(mode & ~0o077)
         except PermissionError:
