@@ -1,4 +1,6 @@
-"""What the service keeps: the SQLite gallery, its archives and the rules for names.
+"""What the service keeps: the SQLite gallery (schema and migrations), its archives, the rules
+for names and for which stored crops and vectors can be trusted.
 
-Every write is one transaction; nothing here decodes snapshots or runs a model.
+Every write is one transaction; nothing here runs a model, and crops are decoded only to check
+them.
 """
