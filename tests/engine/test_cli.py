@@ -184,7 +184,7 @@ def test_recognize_reports_good_images_and_each_bad_one(tmp_path: Path, faces_di
     (("bench", "--photos", "{tmp}/empty"), "invalid_layout"),
     (("recognize", "{tmp}/nothere.jpg", "--models-dir", "{tmp}/empty"), "model_error"),
     (("people", "list", "--data-dir", "{tmp}/empty"), "storage_error"),
-    (("people", "list", "--data-dir", "{tmp}/empty/gallery.db"), "io_error"),
+    (("people", "list", "--data-dir", "{tmp}/empty/gallery.db"), "storage_error"),
 ])
 def test_every_command_errors_in_one_line(tmp_path: Path, args: tuple[str, ...],
                                           code: str) -> None:
