@@ -31,6 +31,10 @@ class NotKnownFaces(KnownFacesError):
     """Something answered at the URL, but it is not a Known Faces service."""
 
 
+class ServiceTooOld(KnownFacesError):
+    """The service lacks an operation this integration needs; it needs updating."""
+
+
 class RequestRejected(KnownFacesError):
     """The service refused a request with a 4xx and an error code (`no_face`, ...)."""
 
@@ -70,9 +74,21 @@ class KnownFacesClient:
             raise NotKnownFaces("GET /people: unexpected answer")
         return data["people"]
 
-    async def create_person(self, name: str) -> dict[str, Any]:
-        """Create a person; the service derives the slug from the name."""
-        return await self._request("POST", "/people", json={"name": name})
+    async def enroll(self, name: str, image: bytes, source: str) -> dict[str, Any]:
+        """Add a face to the person of that name, creating them only if the face is accepted.
+
+        One request, so a refused face never leaves a person behind (`POST /enroll`). The
+        answer has `face`, `person` and `created`.
+        """
+        try:
+            result: dict[str, Any] = await self._request(
+                "POST", "/enroll", params={"name": name, "source": source}, data=image
+            )
+        except RequestRejected as err:
+            if err.status == 404 and err.code == "not_found":
+                raise ServiceTooOld("POST /enroll: the service predates enroll-by-name") from err
+            raise
+        return result
 
     async def rename_person(self, slug: str, name: str) -> dict[str, Any]:
         """Change a person's display name; the slug stays."""
