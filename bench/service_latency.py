@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from known_faces.bench import bench_case, default_photos, random_matcher  # noqa: E402
-from known_faces.engine import Engine  # noqa: E402
+from known_faces.pipeline.engine import Engine  # noqa: E402
 from known_faces.service.config import Settings  # noqa: E402
 from tests.service.helpers import (  # noqa: E402
     Broker,

@@ -7,13 +7,13 @@ The pipeline is usable without the service::
     result = recognizer.recognize(jpeg_bytes, camera="door")
 """
 
-from .engine import Engine
 from .errors import KnownFacesError
-from .gallery import Gallery
-from .match import Matcher, MatchSettings
-from .quality import QualityGates
+from .pipeline.engine import Engine
+from .pipeline.match import Matcher, MatchSettings
+from .pipeline.quality import QualityGates
+from .pipeline.results import FaceResult, FaceStatus, SnapshotResult
 from .recognizer import Recognizer
-from .results import FaceResult, FaceStatus, SnapshotResult
+from .store.gallery import Gallery
 
 __version__ = "0.1.0"
 

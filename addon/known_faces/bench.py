@@ -19,13 +19,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .align import align_face
-from .detect import letterbox
-from .embed import preprocess_crops
-from .engine import Engine
 from .errors import KnownFacesError
 from .evaluate import collect
-from .match import Matcher, MatchSettings, PersonRef
+from .pipeline.align import align_face
+from .pipeline.detect import letterbox
+from .pipeline.embed import preprocess_crops
+from .pipeline.engine import Engine
+from .pipeline.match import Matcher, MatchSettings, PersonRef
 
 CASES = (
     ("1080p, 1 face", "resolution/obama-1080p.jpg"),
@@ -80,7 +80,7 @@ def bench_case(engine: Engine, data: bytes, matcher: Matcher, repeat: int) -> di
     settings = MatchSettings()
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     faces = engine.faces(image)
-    gated = [f.crop for f in faces if f.gated]
+    gated = [f.crop for f in faces if f.passed_gates]
     tensor = letterbox(image, engine.detector.long_side).tensor
     crops = preprocess_crops(np.stack(gated), engine.embedder.prep) if gated else None
 

@@ -73,8 +73,8 @@ def data_dir(args: argparse.Namespace) -> Path:
 
 def load_engine(args: argparse.Namespace):
     """The engine on the installed models."""
-    from .catalogue import embedder_spec
-    from .engine import Engine
+    from .models.catalogue import embedder_spec
+    from .pipeline.engine import Engine
 
     return Engine.load(args.models_dir, threads=args.threads, detector_size=args.detector_size,
                        embedder=embedder_spec(args.embedder, args.embedder_preprocessing))
@@ -82,9 +82,9 @@ def load_engine(args: argparse.Namespace):
 
 def load_recognizer(args: argparse.Namespace):
     """Engine + the gallery in the data dir, with the thresholds from the flags."""
-    from .gallery import Gallery
-    from .match import MatchSettings
+    from .pipeline.match import MatchSettings
     from .recognizer import Recognizer
+    from .store.gallery import Gallery
 
     defaults = MatchSettings()
     settings = MatchSettings(
@@ -98,8 +98,8 @@ def load_recognizer(args: argparse.Namespace):
 # -- models ----------------------------------------------------------------------------------
 def cmd_models(args: argparse.Namespace) -> int:
     """install | verify | list."""
-    from .catalogue import MODELS
-    from .model_install import ModelInstaller
+    from .models.catalogue import MODELS
+    from .models.install import ModelInstaller
 
     models_dir = args.models_dir or default_models_dir()
     installer = ModelInstaller(models_dir, args.cache_dir or default_cache_dir(),
@@ -129,13 +129,15 @@ def cmd_models(args: argparse.Namespace) -> int:
 # -- recognize -------------------------------------------------------------------------------
 def cmd_recognize(args: argparse.Namespace) -> int:
     """Recognise the faces of each image."""
+    from .publish import payloads
+
     recognizer = load_recognizer(args)
     outputs = []
     for path in args.images:
         result = recognizer.recognize(path.read_bytes(), camera=args.camera, source="cli")
-        outputs.append({"image": str(path), **result.as_dict()})
+        outputs.append({"image": str(path), **payloads.recognize_answer(result)})
         if args.annotate:
-            from .annotate import annotate_image
+            from .pipeline.annotate import annotate_image
 
             target = annotated_path(args.annotate, path, len(args.images))
             annotate_image(path.read_bytes(), result, target)
@@ -211,7 +213,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 # -- people ----------------------------------------------------------------------------------
 def cmd_people(args: argparse.Namespace) -> int:
     """list | rename | forget."""
-    from .gallery import Gallery
+    from .store.gallery import Gallery
 
     gallery = Gallery.open(data_dir(args))
     if args.action == "rename":
@@ -231,8 +233,8 @@ def cmd_people(args: argparse.Namespace) -> int:
 # -- gallery ---------------------------------------------------------------------------------
 def cmd_gallery(args: argparse.Namespace) -> int:
     """export | import."""
-    from .archive import export_archive, import_archive
-    from .gallery import Gallery
+    from .store.archive import export_archive, import_archive
+    from .store.gallery import Gallery
 
     gallery = Gallery.open(data_dir(args))
     if args.action == "export":
@@ -254,7 +256,7 @@ def cmd_gallery(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Accuracy on a folder of people, with strangers held out."""
     from .evaluate import evaluate_folder, format_report
-    from .match import MatchSettings
+    from .pipeline.match import MatchSettings
 
     defaults = MatchSettings()
     settings = MatchSettings(args.threshold or defaults.threshold,

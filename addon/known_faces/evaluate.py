@@ -16,9 +16,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .engine import Engine
 from .errors import KnownFacesError
-from .match import Matcher, MatchSettings, PersonRef
+from .pipeline.engine import Engine
+from .pipeline.match import Matcher, MatchSettings, PersonRef
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 SUGGEST_AT_FAR = 0.001

@@ -10,13 +10,18 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import numpy as np
 
-from .engine import Engine, decode_crop, encode_crop, timed
-from .gallery import Face, Gallery
-from .match import Matcher, MatchSettings
-from .results import FaceStatus, SnapshotResult
+from .errors import EnrollmentRejected
+from .pipeline.engine import Engine, decode_crop, encode_crop, timed
+from .pipeline.match import Matcher, MatchSettings
+from .pipeline.results import DetectedFace, FaceResult, FaceStatus, Match, SnapshotResult
+from .publish import payloads
+from .store.gallery import Face, Gallery, Person
+from .store.names import clean_name
 
 REEMBED_BATCH = 32
 
@@ -66,40 +71,67 @@ class Recognizer:
         return len(missing)
 
     def recognize(self, data: bytes, *, camera: str = "cli", source: str = "cli",
-                  match: MatchSettings | None = None) -> SnapshotResult:
+                  match: MatchSettings | None = None,
+                  received: float | None = None) -> SnapshotResult:
         """Every face of a snapshot with its verdict; ``match`` overrides the thresholds
-        (per camera). Unknown faces are kept as sightings for later clustering."""
-        start = time.perf_counter()
+        (per camera), ``received`` (a ``time.monotonic`` value) is when the snapshot
+        arrived, so the latency includes its wait in the intake. Unknown faces are kept as
+        sightings for later clustering."""
+        start = time.monotonic() if received is None else received
         stages: dict[str, float] = {}
-        faces = self.engine.analyse(data, stages)
+        detected = self.engine.analyse(data, stages)
         settings = match or self.match_settings
-        gated = [face for face in faces if face.gated]
+        passed = [face for face in detected if face.embedding is not None]
         with timed(stages, "match"):
-            if gated:
-                verdicts = self._matcher.match(
-                    np.stack([f.embedding for f in gated]), settings)
-                for face, verdict in zip(gated, verdicts, strict=True):
-                    face.match = verdict
-                    face.status = FaceStatus.KNOWN if verdict.known else FaceStatus.UNKNOWN
+            verdicts = iter(self._matcher.match(np.stack([f.embedding for f in passed]),
+                                                settings) if passed else [])
+            faces = tuple(self._result(face, verdicts) for face in detected)
         result = SnapshotResult(
             snapshot_id=str(uuid.uuid4()), camera=camera, source=source,
-            model=self.engine.model_id, faces=faces,
-            latency_ms=(time.perf_counter() - start) * 1000, stage_ms=stages,
+            model=self.engine.model_id, faces=faces, time=datetime.now(UTC),
+            latency_ms=(time.monotonic() - start) * 1000, stage_ms=stages,
         )
         if self.keep_unknown:
-            for face in gated:
+            for face in faces:
                 if face.status is FaceStatus.UNKNOWN and face.embedding is not None:
                     self.gallery.add_unknown_sighting(encode_crop(face.crop), face.embedding,
                                                       self.engine.model_id, camera,
                                                       result.time.isoformat())
         return result
 
+    @staticmethod
+    def _result(face: DetectedFace, verdicts: Iterator[Match]) -> FaceResult:
+        """A detected face's final result: its gate's verdict, or the matcher's."""
+        if face.rejection is not None:
+            return FaceResult(face, face.rejection)
+        verdict = next(verdicts)
+        return FaceResult(face, FaceStatus.KNOWN if verdict.known else FaceStatus.UNKNOWN,
+                          verdict)
+
     def enroll(self, slug: str, data: bytes, *, source: str = "cli") -> Face:
         """Add one photo's face to a person (strict gates; EnrollmentRejected says why)."""
         self.gallery.person(slug)
-        face = self.engine.enrollment_face(data)
-        assert face.embedding is not None
-        stored = self.gallery.add_face(slug, encode_crop(face.crop), face.embedding,
-                                       self.engine.model_id, source, face.quality.as_dict())
+        face, vector = self._enrollment_face(data)
+        stored = self.gallery.add_face(slug, encode_crop(face.crop), vector,
+                                       self.engine.model_id, source, payloads.quality(face.quality))
         self.refresh()
         return stored
+
+    def enroll_by_name(self, name: str, data: bytes, *,
+                       source: str = "cli") -> tuple[Face, Person, bool]:
+        """Add one photo's face to the person called ``name``, creating them only when the
+        face is accepted: (face, person, created). A refused photo changes nothing."""
+        clean_name(name)  # a bad name is refused before the engine spends time on the photo
+        face, vector = self._enrollment_face(data)
+        stored, created = self.gallery.add_face_by_name(
+            name, encode_crop(face.crop), vector, self.engine.model_id, source,
+            payloads.quality(face.quality))
+        self.refresh()
+        return stored, self.gallery.person(stored.person), created
+
+    def _enrollment_face(self, data: bytes) -> tuple[DetectedFace, np.ndarray]:
+        """The gated face of an enrollment photo and its embedding."""
+        face = self.engine.enrollment_face(data)
+        if face.embedding is None:  # enrollment_face only returns embedded faces
+            raise EnrollmentRejected("the face could not be embedded", code="low_quality")
+        return face, face.embedding

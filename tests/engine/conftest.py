@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from known_faces.engine import Engine
-from known_faces.gallery import Gallery
+from known_faces.pipeline.engine import Engine
 from known_faces.recognizer import Recognizer
+from known_faces.store.gallery import Gallery
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
-from known_faces.decode import MAX_BYTES, decode_image, image_size
 from known_faces.errors import ImageTooLarge, InvalidImage
+from known_faces.pipeline.decode import MAX_IMAGE_BYTES, decode_image, image_size
+from known_faces.pipeline.results import FaceStatus
 from known_faces.recognizer import Recognizer
-from known_faces.results import FaceStatus
 
 
 def encode(image: np.ndarray, ext: str = ".jpg") -> bytes:
@@ -46,7 +46,7 @@ NOISE = np.random.default_rng(7).integers(0, 256, (240, 320, 3), dtype=np.uint8)
         (encode(NOISE, ".png")[:300], InvalidImage, "PNG"),
         (b"\x89PNG\r\n\x1a\n" + bytes(40), InvalidImage, "PNG"),
         (encode(np.zeros((8000, 6000, 3), np.uint8), ".png"), ImageTooLarge, "pixel"),
-        (b"\xff\xd8\xff" + bytes(MAX_BYTES), ImageTooLarge, "byte"),
+        (b"\xff\xd8\xff" + bytes(MAX_IMAGE_BYTES), ImageTooLarge, "byte"),
     ],
     ids=["empty", "text", "json", "corrupt-jpeg", "truncated-jpeg", "truncated-png",
          "damaged-png-header", "decompression-bomb", "oversized"],
@@ -75,7 +75,7 @@ def test_bad_payloads_change_nothing(recognizer: Recognizer) -> None:
 def test_images_without_faces_give_none(recognizer: Recognizer) -> None:
     """Blank and noise images decode fine and contain no face."""
     for image in (np.zeros((480, 640, 3), np.uint8), NOISE):
-        assert recognizer.recognize(encode(image)).faces == []
+        assert recognizer.recognize(encode(image)).faces == ()
 
 
 def test_header_sizes_match_decoded_sizes() -> None:

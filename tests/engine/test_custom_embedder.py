@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from known_faces.catalogue import DETECTOR, EMBEDDER, Preprocessing, embedder_spec
-from known_faces.engine import Engine
 from known_faces.errors import ModelError
-from known_faces.gallery import Gallery
+from known_faces.models.catalogue import DETECTOR, EMBEDDER, Preprocessing, embedder_spec
 from known_faces.paths import default_models_dir
+from known_faces.pipeline.engine import Engine
+from known_faces.pipeline.results import FaceStatus
 from known_faces.recognizer import Recognizer
-from known_faces.results import FaceStatus
+from known_faces.store.gallery import Gallery
 
 
 @pytest.fixture

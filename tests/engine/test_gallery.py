@@ -12,10 +12,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from known_faces.archive import export_archive, import_archive
-from known_faces.catalogue import EMBEDDER
-from known_faces.embed import Embedder
-from known_faces.engine import Engine
 from known_faces.errors import (
     DuplicateName,
     InvalidArchive,
@@ -23,10 +19,14 @@ from known_faces.errors import (
     StorageError,
     UnknownPerson,
 )
-from known_faces.gallery import Gallery
+from known_faces.models.catalogue import EMBEDDER
 from known_faces.paths import default_models_dir
+from known_faces.pipeline.embed import Embedder
+from known_faces.pipeline.engine import Engine
+from known_faces.pipeline.results import FaceStatus
 from known_faces.recognizer import Recognizer
-from known_faces.results import FaceStatus
+from known_faces.store.archive import export_archive, import_archive
+from known_faces.store.gallery import Gallery
 
 
 def rows(gallery: Gallery, table: str) -> int:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from known_faces.align import ARCFACE_TEMPLATE, similarity_transform
-from known_faces.detect import nms, priors
-from known_faces.match import Matcher, MatchSettings, PersonRef
-from known_faces.quality import rough_yaw
+from known_faces.pipeline.align import ARCFACE_TEMPLATE, similarity_transform
+from known_faces.pipeline.detect import nms, priors
+from known_faces.pipeline.match import Matcher, MatchSettings, PersonRef
+from known_faces.pipeline.quality import rough_yaw
 
 
 def test_similarity_transform_recovers_rotation_scale_translation() -> None:

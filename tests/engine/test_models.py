@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from known_faces.catalogue import DETECTOR, EMBEDDER
 from known_faces.errors import ModelError
-from known_faces.golden import check_golden_embeddings
-from known_faces.model_install import ModelInstaller, detector_bytes_from_wheel
+from known_faces.models.catalogue import DETECTOR, EMBEDDER
+from known_faces.models.golden import check_golden_embeddings
+from known_faces.models.install import ModelInstaller, detector_bytes_from_wheel
 from known_faces.paths import default_models_dir
 
 

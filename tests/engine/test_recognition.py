@@ -7,17 +7,18 @@ from typing import Any
 
 import pytest
 
-from known_faces.engine import Engine
 from known_faces.errors import EnrollmentRejected
-from known_faces.match import MatchSettings
+from known_faces.pipeline.engine import Engine
+from known_faces.pipeline.match import MatchSettings
+from known_faces.pipeline.results import FaceStatus
+from known_faces.publish import payloads
 from known_faces.recognizer import Recognizer
-from known_faces.results import FaceStatus
 from tests.photos import manifest
 
 EVENT_FIELDS = {
     "event_id", "snapshot_id", "camera", "time", "known", "person", "name", "similarity",
-    "threshold", "margin", "second", "box", "face_px", "detection_score", "face_count",
-    "source", "model", "latency_ms",
+    "threshold", "margin", "second", "best_guess", "box", "face_px", "detection_score",
+    "face_count", "source", "model", "latency_ms",
 }
 
 
@@ -129,10 +130,13 @@ def test_event_fields_follow_the_contract(
     """Events carry exactly the DESIGN §5 fields (plus ``status``), JSON-safe."""
     group = faces_manifest["groups"]["obama_and_biden.jpg"]
     result = recognizer.recognize(photo(group["file"]), camera="door", source="mqtt")
-    events = result.events()
-    assert len(events) == sum(f.gated for f in result.faces) >= 2
+    events = payloads.person_detected_events(result)
+    assert len(events) == sum(f.passed_gates for f in result.faces) >= 2
+    answered = payloads.recognize_answer(result)["faces"]
+    assert len(answered) == result.face_count
+    assert all(set(face) == EVENT_FIELDS | {"status"} for face in answered)
     for event in events:
-        assert set(event) == EVENT_FIELDS | {"status"}
+        assert set(event) == EVENT_FIELDS
         assert event["camera"] == "door"
         assert event["source"] == "mqtt"
         assert event["face_count"] == group["faces"]
@@ -140,6 +144,16 @@ def test_event_fields_follow_the_contract(
         if event["known"]:
             assert event["person"] in enrolled.values()
             assert event["similarity"] >= event["threshold"]
+            assert event["best_guess"] is None
+            nearest = event["person"]
+        else:
+            assert event["person"] is None
+            assert event["best_guess"] is not None
+            assert event["best_guess"]["similarity"] == event["similarity"]
+            nearest = event["best_guess"]["person"]
+        # ``second`` is the runner-up whatever the verdict, never the nearest person again.
+        assert event["second"]["person"] != nearest
+        assert event["second"]["similarity"] <= event["similarity"]
     assert len({e["event_id"] for e in events}) == len(events)
 
 

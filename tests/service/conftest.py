@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from known_faces.engine import Engine
+from known_faces.pipeline.engine import Engine
 from known_faces.service.config import Settings
 
 from .helpers import Broker, MqttProbe, ServiceRunner, mosquitto_binary

@@ -23,7 +23,7 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from known_faces.engine import Engine
+from known_faces.pipeline.engine import Engine
 from known_faces.service.app import Service
 from known_faces.service.config import Settings
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from known_faces.service.http_api import MAX_IMAGE_BYTES
+from known_faces.pipeline.decode import MAX_IMAGE_BYTES
 from known_faces.service.routes import API_BASE, ROUTES
 
 from .helpers import REPO, MqttProbe, ServiceRunner, enroll, multipart, request
@@ -49,7 +49,8 @@ def test_health_needs_no_token(api: ServiceRunner) -> None:
     assert body["status"] == "ok"
     assert body["service"] == "known_faces"
     assert body["mqtt"] == "connected"
-    assert set(body) == {"status", "service", "version", "instance_id", "model", "people", "mqtt"}
+    assert set(body) == {"status", "service", "version", "instance_id", "model", "people", "mqtt",
+                         "topic_prefix"}
 
 
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.auth], ids=lambda r: r.handler)
@@ -292,3 +293,23 @@ def test_disk_full_is_507_and_loses_nothing(api: ServiceRunner, photo: Photo) ->
     recognised = api.http("POST", "/recognize?camera=door&publish=false", photo(OBAMA_2))
     assert recognised.status == 200
     assert recognised.json()["faces"][0]["person"] == slug
+
+
+def test_enroll_by_name_creates_the_person_only_with_an_accepted_face(
+        api: ServiceRunner, photo: Photo) -> None:
+    before = api.http("GET", "/people").json()["people"]
+    refused = api.http("POST", "/enroll?name=Barack%20Obama", photo(TWO_FACES))
+    assert (refused.status, refused.json()["error"]) == (422, "several_faces")
+    assert api.http("GET", "/people").json()["people"] == before
+
+    created = api.http("POST", "/enroll?name=Barack%20Obama&source=door", photo(OBAMA_1))
+    assert created.status == 201, created.json()
+    assert created.json()["created"] is True
+    assert created.json()["person"]["name"] == "Barack Obama"
+    assert created.json()["face"]["source"] == "door"
+    again = api.http("POST", "/enroll?name=barack%20obama", photo(OBAMA_1))
+    assert again.status == 201
+    assert again.json()["created"] is False
+    assert again.json()["person"] == {**created.json()["person"], "face_count": 2}
+    missing = api.http("POST", "/enroll", photo(OBAMA_1))
+    assert (missing.status, missing.json()["error"]) == (400, "invalid_name")

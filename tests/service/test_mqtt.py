@@ -22,8 +22,8 @@ BIDEN_2 = "people/joe_biden/joe_biden_2.jpg"
 
 EVENT_FIELDS = {
     "event_id", "snapshot_id", "camera", "time", "known", "person", "name", "similarity",
-    "threshold", "margin", "second", "box", "face_px", "detection_score", "face_count",
-    "source", "model", "latency_ms",
+    "threshold", "margin", "second", "best_guess", "box", "face_px", "detection_score",
+    "face_count", "source", "model", "latency_ms",
 }
 
 Start = Callable[..., ServiceRunner]
@@ -44,7 +44,7 @@ def test_known_person_event_has_every_design_field(start_service: Start, listen:
     runner = start_service()
     enroll(runner, "Barack Obama", photo(OBAMA_1))
     probe = listen(runner)
-    probe.publish(runner.service.topics.snapshot("door"), photo(OBAMA_2))
+    probe.publish(runner.service.snapshot_topics.topic("door"), photo(OBAMA_2))
 
     event = event_on(probe, runner, "door")
     assert set(event) == EVENT_FIELDS
@@ -69,15 +69,16 @@ def test_stranger_is_unknown_with_best_guess(start_service: Start, listen: Liste
     runner = start_service()
     enroll(runner, "Barack Obama", photo(OBAMA_1))
     probe = listen(runner)
-    probe.publish(runner.service.topics.snapshot("gate"), photo(BIDEN_1))
+    probe.publish(runner.service.snapshot_topics.topic("gate"), photo(BIDEN_1))
 
     event = event_on(probe, runner, "gate")
     assert event["known"] is False
     assert event["person"] is None
     assert event["name"] is None
     assert event["similarity"] < event["threshold"]
-    assert event["second"]["person"] == "barack_obama"
-    assert event["second"]["similarity"] == event["similarity"]
+    assert event["best_guess"]["person"] == "barack_obama"
+    assert event["best_guess"]["similarity"] == event["similarity"]
+    assert event["second"] is None  # nobody else is enrolled: there is no runner-up
 
 
 def test_frigate_topic_names_the_camera(start_service: Start, listen: Listen,
@@ -96,8 +97,8 @@ def test_per_camera_threshold_override(start_service: Start, listen: Listen,
     runner = start_service(cameras=[{"name": "strict", "match_threshold": 0.99}])
     enroll(runner, "Barack Obama", photo(OBAMA_1))
     probe = listen(runner)
-    probe.publish(runner.service.topics.snapshot("strict"), photo(OBAMA_2))
-    probe.publish(runner.service.topics.snapshot("lenient"), photo(OBAMA_2))
+    probe.publish(runner.service.snapshot_topics.topic("strict"), photo(OBAMA_2))
+    probe.publish(runner.service.snapshot_topics.topic("lenient"), photo(OBAMA_2))
 
     strict = event_on(probe, runner, "strict")
     assert (strict["known"], strict["threshold"]) == (False, 0.99)
@@ -109,7 +110,7 @@ def test_retained_gallery_camera_person_and_status(start_service: Start, listen:
     runner = start_service()
     topics = runner.service.topics
     enroll(runner, "Barack Obama", photo(OBAMA_1))
-    listen(runner).publish(topics.snapshot("door"), photo(OBAMA_2))
+    listen(runner).publish(runner.service.snapshot_topics.topic("door"), photo(OBAMA_2))
     wait_until(lambda: runner.service.metrics.processed.get(camera="door"), 15)
 
     late = listen(runner)  # subscribes after the fact: only retained messages arrive
@@ -130,7 +131,8 @@ def test_retained_gallery_camera_person_and_status(start_service: Start, listen:
                         cv2.IMREAD_COLOR)
     assert crop.shape == (112, 112, 3)
     announce = late.on(topics.announce).json()
-    assert set(announce) == {"instance_id", "url", "version"}
+    assert set(announce) == {"instance_id", "url", "version", "topic_prefix"}
+    assert announce["topic_prefix"] == topics.prefix
     assert runner.service.token not in late.on(topics.announce).payload.decode()
 
 
@@ -140,7 +142,7 @@ def test_gallery_change_republishes_and_forgetting_clears_person_state(
     topics = runner.service.topics
     probe = listen(runner)
     slug = enroll(runner, "Barack Obama", photo(OBAMA_1))
-    probe.publish(topics.snapshot("door"), photo(OBAMA_2))
+    probe.publish(runner.service.snapshot_topics.topic("door"), photo(OBAMA_2))
     probe.on(topics.person_state(slug))
 
     assert runner.http("DELETE", f"/people/{slug}").status == 204
@@ -174,7 +176,7 @@ def test_cli_enroll_is_recognised_within_a_second(start_service: Start, listen: 
         timeout=5)[0]
     assert seen.received - enrolled_at < 1.0
 
-    probe.publish(topics.snapshot("hall"), photo(BIDEN_2))
+    probe.publish(runner.service.snapshot_topics.topic("hall"), photo(BIDEN_2))
     assert event_on(probe, runner, "hall")["person"] == "joe_biden"
 
 
@@ -214,7 +216,7 @@ def test_broker_restart_then_next_snapshot_is_processed(
     probe = listen(runner)
     # The restarted broker lost every retained message; the service published them again.
     assert probe.on(runner.service.topics.gallery).json()["people"][0]["person"] == "barack_obama"
-    probe.publish(runner.service.topics.snapshot("door"), photo(OBAMA_2))
+    probe.publish(runner.service.snapshot_topics.topic("door"), photo(OBAMA_2))
     assert event_on(probe, runner, "door")["person"] == "barack_obama"
 
 
@@ -236,7 +238,7 @@ def test_flood_keeps_one_pending_snapshot_and_counts_drops(
     watcher = threading.Thread(target=watch)
     watcher.start()
     for _ in range(100):
-        probe.client.publish(service.topics.snapshot("busy"), image, qos=0)
+        probe.client.publish(service.snapshot_topics.topic("busy"), image, qos=0)
     metrics = service.metrics
     try:
         wait_until(lambda: metrics.received.get(camera="busy", source="mqtt") == 100, 30)
@@ -257,7 +259,6 @@ def test_corrupt_payloads_are_counted_as_failed_and_service_goes_on(
     runner = start_service()
     enroll(runner, "Barack Obama", photo(OBAMA_1))
     probe = listen(runner)
-    topics = runner.service.topics
     jpeg = photo(OBAMA_2)
     bad = {
         "empty": b"",
@@ -267,10 +268,10 @@ def test_corrupt_payloads_are_counted_as_failed_and_service_goes_on(
         "random": np.random.default_rng(0).integers(0, 256, 50_000, dtype=np.uint8).tobytes(),
     }
     for camera, payload in bad.items():
-        probe.publish(topics.snapshot(camera), payload)
+        probe.publish(runner.service.snapshot_topics.topic(camera), payload)
     metrics = runner.service.metrics
     for camera in bad:
         wait_until(lambda c=camera: sum(v for k, v in metrics.failed.values.items()
                                         if ("camera", c) in k), 15)
-    probe.publish(topics.snapshot("door"), jpeg)
+    probe.publish(runner.service.snapshot_topics.topic("door"), jpeg)
     assert event_on(probe, runner, "door")["person"] == "barack_obama"

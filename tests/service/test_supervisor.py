@@ -114,7 +114,7 @@ def test_broker_credentials_and_discovery_come_from_the_supervisor(
         wait_until(lambda: fake.discoveries, 10)
         assert fake.discoveries == [{"service": "known_faces", "config": {
             "host": "local-known-faces", "port": runner.service.http_port,
-            "token": runner.service.token}}]
+            "token": runner.service.token, "topic_prefix": "kf_supervised"}}]
         # The ingress proxy is trusted as an add-on, and only then.
         assert runner.service.trusted_peers == frozenset({"172.30.32.2"})
     finally:

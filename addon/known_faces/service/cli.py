@@ -78,9 +78,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from ..catalogue import embedder_spec
-    from ..engine import Engine
-    from ..quality import QualityGates
+    from ..models.catalogue import embedder_spec
+    from ..pipeline.engine import Engine
+    from ..pipeline.quality import QualityGates
     from .app import Service
     from .supervisor import Supervisor
 

@@ -17,19 +17,21 @@ from typing import Any
 import voluptuous as vol
 import yaml
 
-from ..catalogue import Preprocessing
 from ..errors import ModelError
-from ..match import MatchSettings
+from ..models.catalogue import Preprocessing
 from ..paths import default_data_dir, default_models_dir
-from ..quality import QualityGates
+from ..pipeline.match import MatchSettings
+from ..pipeline.quality import QualityGates
+from ..publish.outbox import MAX_EVENTS
+from ..sources.cameras import CAMERA_RE
 
 SUPERVISOR_OPTIONS = Path("/data/options.json")
 SUPERVISOR_DATA_DIR = Path("/data")
 ENV_PREFIX = "KNOWN_FACES_"
 
 # Patterns shared with config.yaml's ``match(...)`` types, so the Supervisor refuses the same
-# values in its UI that the service would refuse at start-up.
-CAMERA_RE = r"^[A-Za-z0-9_\-]{1,64}$"
+# values in its UI that the service would refuse at start-up (CAMERA_RE among them).
+
 PREFIX_RE = r"^[^/#+\s]+(/[^/#+\s]+)*$"
 SNAPSHOT_TOPIC_RE = r"^([^/#+]+/)*\+(/[^/#+]+)*$"
 
@@ -106,6 +108,10 @@ SERVICE_SCHEMA = OPTIONS_SCHEMA.extend(
         # while two single-threaded workers kept p50 low and doubled throughput.
         vol.Optional("threads", default=1): vol.All(vol.Coerce(int), vol.Range(min=1, max=64)),
         vol.Optional("workers", default=2): vol.All(vol.Coerce(int), vol.Range(min=1, max=16)),
+        # Events kept while the broker is away or slow; past it the oldest are dropped and
+        # counted (known_faces_publish_dropped_total).
+        vol.Optional("publish_queue", default=MAX_EVENTS): vol.All(
+            vol.Coerce(int), vol.Range(min=1, max=1_000_000)),
         vol.Optional("advertise_url"): vol.Url(),
     }
 )
@@ -151,6 +157,7 @@ class Settings:
     models_dir: Path
     threads: int
     workers: int
+    publish_queue: int
     advertise_url: str | None
 
     @classmethod
@@ -191,6 +198,7 @@ class Settings:
             models_dir=data.get("models_dir") or default_models_dir(),
             threads=data["threads"],
             workers=data["workers"],
+            publish_queue=data["publish_queue"],
             advertise_url=data.get("advertise_url"),
         )
 

@@ -32,16 +32,17 @@ from ..errors import (
     UnknownFace,
     UnknownPerson,
 )
+from ..pipeline.decode import MAX_IMAGE_BYTES
+from ..sources.cameras import valid_camera
+from .intake import IntakeFull
 from .openapi import openapi_document
 from .routes import API_BASE, ROUTES
-from .topics import valid_camera
 
 if TYPE_CHECKING:
     from .app import Service
 
 LOG = logging.getLogger(__name__)
 
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_ARCHIVE_BYTES = 512 * 1024 * 1024
 CHUNK = 256 * 1024
 MAX_EVENTS = 500
@@ -56,8 +57,10 @@ _STATUS_OF: dict[type[KnownFacesError], int] = {
     ImageTooLarge: 413,
     EnrollmentRejected: 422,
     ModelError: 503,
+    IntakeFull: 503,
     StorageError: 507,
 }
+RETRY_AFTER_S = 1
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
@@ -75,7 +78,8 @@ class ApiError(Exception):
 
 def error_response(status: int, code: str, message: str) -> web.Response:
     """The one error shape: ``{"error": code, "message": text}``."""
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = ({"WWW-Authenticate": "Bearer"} if status == 401
+               else {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None)
     return web.json_response({"error": code, "message": message}, status=status, headers=headers)
 
 
@@ -265,6 +269,18 @@ class Api:
         face, person = await self.service.enroll(slug, image, source=source)
         return web.json_response({"face": face.as_dict(), "person": person.as_dict()},
                                  status=201)
+
+    async def enroll(self, request: web.Request) -> web.Response:
+        """201 with the face, the person and whether the person was created; a refused photo
+        is a 422 and creates nobody."""
+        name = request.query.get("name")
+        if name is None:
+            raise ApiError(400, InvalidName.code, "the 'name' query parameter is required")
+        source = request.query.get("source", "http")[:64]
+        image = await read_image(request)
+        face, person, created = await self.service.enroll_by_name(name, image, source=source)
+        return web.json_response({"face": face.as_dict(), "person": person.as_dict(),
+                                  "created": created}, status=201)
 
     async def delete_face(self, request: web.Request) -> web.Response:
         """204."""

@@ -96,6 +96,33 @@ class Histogram:
             yield f"{self.name}_count{_labels(labels)} {running}"
 
 
+class CameraLabels:
+    """The metric label of a camera name, from a bounded set.
+
+    Any broker client can make up camera names, and every distinct label is a series kept
+    forever: configured cameras and the first ``max_others`` other names keep their own label,
+    later ones share ``(other)``, invalid ones ``(invalid)``. Parentheses cannot occur in a
+    camera name, so neither can collide with a real camera.
+    """
+
+    OTHER = "(other)"
+    INVALID = "(invalid)"
+
+    def __init__(self, configured: Iterable[str] = (), max_others: int = 32) -> None:
+        self._known = set(configured)
+        self._others: set[str] = set()
+        self._max_others = max_others
+
+    def __call__(self, camera: str) -> str:
+        """The label to count ``camera`` under (an already valid name)."""
+        if camera in self._known or camera in self._others:
+            return camera
+        if len(self._others) < self._max_others:
+            self._others.add(camera)
+            return camera
+        return self.OTHER
+
+
 class Metrics:
     """Every metric the service exposes (issue 4 §3)."""
 
@@ -124,6 +151,15 @@ class Metrics:
             "known_faces_snapshot_latency_seconds",
             "From receipt to published result, waiting included, per source.",
         )
+        self.events = Counter(
+            "known_faces_events_total",
+            "person_detected events produced; each is delivered to the broker or counted in "
+            "known_faces_publish_dropped_total{kind=\"event\"}.",
+        )
+        self.publish_dropped = Counter(
+            "known_faces_publish_dropped_total",
+            "Outgoing MQTT messages that could not be kept or sent, per kind and reason.",
+        )
         self._gauges: list[Gauge] = []
 
     def gauge(self, name: str, help_text: str, read: Callable[[], float]) -> None:
@@ -140,6 +176,8 @@ class Metrics:
             self.faces,
             self.stage_seconds,
             self.latency_seconds,
+            self.events,
+            self.publish_dropped,
             *self._gauges,
         ]
         lines: list[str] = []

@@ -72,7 +72,7 @@ def _operation(route: Route) -> dict[str, Any]:
             schema["enum"] = list(query.enum)
         parameters.append(
             {"name": query.name, "in": "query", "description": query.description,
-             "schema": schema}
+             "required": query.required, "schema": schema}
         )
     operation: dict[str, Any] = {
         "operationId": route.handler,

@@ -27,6 +27,7 @@ class Query:
     description: str
     default: str | int | bool | None = None
     enum: tuple[str, ...] = ()
+    required: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,12 @@ ROUTES: tuple[Route, ...] = (
           (201, 400, *_PERSON_ERRORS, 413, 422), body=Body.IMAGE,
           query=(Query("source", "string", "Where the photo came from (kept with the face).",
                        "http"),)),
+    Route("POST", "/enroll", "enroll", "Add a photo's face to the person of that name, "
+          "creating the person only if the face is accepted.",
+          (201, 400, 401, 413, 422), body=Body.IMAGE,
+          query=(Query("name", "string", "The person's display name.", required=True),
+                 Query("source", "string", "Where the photo came from (kept with the face).",
+                       "http"))),
     Route("DELETE", "/people/{slug}/faces/{face_id}", "delete_face", "Remove one face.",
           (204, *_PERSON_ERRORS)),
     Route("GET", "/people/{slug}/faces/{face_id}/crop", "face_crop",

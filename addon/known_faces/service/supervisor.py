@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from .mqtt import BrokerSettings
+from .mqtt_link import BrokerSettings
 
 LOG = logging.getLogger(__name__)
 
@@ -74,9 +74,10 @@ class Supervisor:
         except (SupervisorError, KeyError):
             return socket.gethostname()
 
-    async def discover(self, host: str, port: int, token: str) -> str:
-        """Announce the service to Home Assistant; returns the discovery uuid."""
-        config = {"host": host, "port": port, "token": token}
+    async def discover(self, host: str, port: int, token: str, topic_prefix: str) -> str:
+        """Announce the service to Home Assistant; returns the discovery uuid. The topic prefix
+        goes along so the integration never needs it typed in a second time."""
+        config = {"host": host, "port": port, "token": token, "topic_prefix": topic_prefix}
         data = await self._call("POST", "/discovery", {"service": DISCOVERY_SERVICE,
                                                        "config": config})
         return str(data.get("uuid", ""))

@@ -15,15 +15,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..errors import EnrollmentRejected, ModelError
+from ..models.catalogue import DETECTOR, EMBEDDER, ModelSpec
+from ..paths import default_models_dir
 from .align import align_face
-from .catalogue import DETECTOR, EMBEDDER, ModelSpec
 from .decode import decode_image
 from .detect import RetinaFaceDetector
 from .embed import Embedder
-from .errors import EnrollmentRejected, ModelError
-from .paths import default_models_dir
 from .quality import QualityGates, enrollment_problem, measure, recognition_status
-from .results import FaceResult, FaceStatus
+from .results import DetectedFace
 
 StageTimes = dict[str, float]
 
@@ -85,35 +85,36 @@ class Engine:
         """Which embedder made the vectors (the gallery tags them with it)."""
         return self.embedder.model_id
 
-    def faces(self, image: np.ndarray, stages: StageTimes | None = None) -> list[FaceResult]:
-        """Every face of an image with its quality verdict; gated faces also get an embedding
-        (one batch for the whole snapshot)."""
+    def faces(self, image: np.ndarray, stages: StageTimes | None = None) -> list[DetectedFace]:
+        """Every face of an image with its quality verdict; faces that pass the gates also get
+        an embedding (one batch for the whole snapshot)."""
         stages = stages if stages is not None else {}
         with timed(stages, "detect"):
             detections = self.detector.detect(image)
-        results = []
+        found = []
         with timed(stages, "align"):
             for det in detections:
                 crop = align_face(image, det.landmarks)
                 quality = measure(det.box, det.score, det.landmarks, crop)
-                status = recognition_status(quality, self.gates) or FaceStatus.UNKNOWN
-                box = tuple(round(float(v)) for v in det.box)
-                results.append(FaceResult(box, det.landmarks, quality, status, crop))
-        gated = [face for face in results if face.gated]
+                box = (round(float(det.box[0])), round(float(det.box[1])),
+                       round(float(det.box[2])), round(float(det.box[3])))
+                found.append((box, det.landmarks, quality, crop,
+                              recognition_status(quality, self.gates)))
+        passed = [crop for _, _, _, crop, rejection in found if rejection is None]
         with timed(stages, "embed"):
-            vectors = self.embedder.embed(np.stack([f.crop for f in gated])) if gated else []
-        for face, vector in zip(gated, vectors, strict=True):
-            face.embedding = vector
-        return results
+            vectors = iter(self.embedder.embed(np.stack(passed)) if passed else [])
+        return [DetectedFace(box, landmarks, quality, crop, rejection,
+                             None if rejection is not None else next(vectors))
+                for box, landmarks, quality, crop, rejection in found]
 
-    def analyse(self, data: bytes, stages: StageTimes | None = None) -> list[FaceResult]:
+    def analyse(self, data: bytes, stages: StageTimes | None = None) -> list[DetectedFace]:
         """Decode snapshot bytes and return ``faces`` of it."""
         stages = stages if stages is not None else {}
         with timed(stages, "decode"):
             image = decode_image(data)
         return self.faces(image, stages)
 
-    def enrollment_face(self, data: bytes) -> FaceResult:
+    def enrollment_face(self, data: bytes) -> DetectedFace:
         """The one face of an enrollment photo; EnrollmentRejected with the reason otherwise."""
         faces = self.analyse(data)
         if not faces:

@@ -32,8 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import ModelError
 from .catalogue import CONVERTER_REQUIREMENTS, DETECTOR, EMBEDDER, TFLITE2ONNX, ModelSpec
-from .errors import ModelError
 from .golden import check_golden_embeddings
 
 Log = Callable[[str], None]
@@ -246,7 +246,7 @@ class ModelInstaller:
             dynamic = Path(work) / "dynamic.onnx"
             _run([str(python.with_name("tflite2onnx")), str(source), str(converted)],
                  "converting the embedder with tflite2onnx")
-            _run([str(python), str(Path(__file__).with_name("_dynamic_batch.py")),
+            _run([str(python), str(Path(__file__).with_name("dynamic_batch.py")),
                   str(converted), str(dynamic)], "making the embedder batch-dynamic")
             check_golden_embeddings(dynamic, EMBEDDER)
             _write_atomically(target, dynamic.read_bytes())

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import cv2
 
+from ..errors import KnownFacesError
 from .decode import decode_image
-from .errors import KnownFacesError
 from .results import FaceStatus, SnapshotResult
 
 COLOURS = {

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ModelError
+from ..pipeline.embed import Embedder
 from .catalogue import ModelSpec
-from .embed import Embedder
-from .errors import ModelError
 
 GOLDEN_FILE = Path(__file__).with_name("golden_embeddings.json")
 TOLERANCE = 1e-3

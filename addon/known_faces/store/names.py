@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from .errors import InvalidName
+from ..errors import InvalidName
 
 MAX_NAME_LENGTH = 64
 _FORBIDDEN = re.compile(r"[/\\\x00-\x1f\x7f]")

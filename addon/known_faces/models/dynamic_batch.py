@@ -6,7 +6,7 @@ tflite2onnx freezes the batch dimension of the graph it writes (MobileFaceNet co
 environment (it needs the ``onnx`` package, which is not a runtime dependency), so it imports
 nothing from known_faces.
 
-Usage: python _dynamic_batch.py IN.onnx OUT.onnx
+Usage: python dynamic_batch.py IN.onnx OUT.onnx
 """
 
 import sys

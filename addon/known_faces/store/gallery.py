@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DuplicateName, StorageError, UnknownFace, UnknownPerson
-from .match import Matcher, PersonRef
+from ..errors import DuplicateName, StorageError, UnknownFace, UnknownPerson
+from ..pipeline.match import Matcher, PersonRef
 from .names import clean_name, slugify
 
 SCHEMA = """
@@ -288,6 +288,43 @@ class Gallery:
             db.execute("INSERT INTO embeddings(face_id, model, vector) VALUES (?, ?, ?)",
                        (face_id, model, np.asarray(vector, dtype=np.float32).tobytes()))
         return self.face(slug, face_id)
+
+    def add_face_by_name(
+        self,
+        name: str,
+        crop_jpeg: bytes,
+        vector: np.ndarray,
+        model: str,
+        source: str,
+        quality: dict[str, float],
+    ) -> tuple[Face, bool]:
+        """Add a face to the person called ``name``, creating them in the same transaction.
+
+        Returns the face and whether the person was created. Because the person and the face
+        are written together, a refused or failed enrollment never leaves an empty person
+        behind (nor a device that appears and vanishes in Home Assistant).
+        """
+        name = clean_name(name)
+        with self._transaction() as db:
+            row = db.execute("SELECT slug FROM people WHERE name_key = ?",
+                             (name_key(name),)).fetchone()
+            created = row is None
+            if created:
+                slug = self._free_slug(db, slugify(name))
+                db.execute(
+                    "INSERT INTO people(slug, name, name_key, created) VALUES (?, ?, ?, ?)",
+                    (slug, name, name_key(name), now_iso()))
+            else:
+                slug = row[0]
+            person_id = self._person_id(db, slug)
+            cursor = db.execute(
+                "INSERT INTO faces(person_id, crop, source, quality, created) VALUES (?,?,?,?,?)",
+                (person_id, crop_jpeg, source, json.dumps(quality), now_iso()),
+            )
+            face_id = int(cursor.lastrowid or 0)
+            db.execute("INSERT INTO embeddings(face_id, model, vector) VALUES (?, ?, ?)",
+                       (face_id, model, np.asarray(vector, dtype=np.float32).tobytes()))
+        return self.face(slug, face_id), created
 
     def faces(self, slug: str) -> list[Face]:
         """A person's faces, oldest first."""

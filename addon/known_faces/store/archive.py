@@ -16,7 +16,7 @@ from typing import IO
 
 import numpy as np
 
-from .errors import InvalidArchive, KnownFacesError
+from ..errors import InvalidArchive, KnownFacesError
 from .gallery import Face, Gallery, StoredFace
 
 FORMAT = "known-faces-gallery"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from .errors import ModelError
+from ..errors import ModelError
 
 
 def create_session(path: Path, threads: int = 2) -> ort.InferenceSession:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .catalogue import Preprocessing
-from .errors import ModelError
+from ..errors import ModelError
+from ..models.catalogue import Preprocessing
 from .onnx_session import create_session
 
 

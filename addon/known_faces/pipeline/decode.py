@@ -12,9 +12,9 @@ import struct
 import cv2
 import numpy as np
 
-from .errors import ImageTooLarge, InvalidImage
+from ..errors import ImageTooLarge, InvalidImage
 
-MAX_BYTES = 20 * 1024 * 1024
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 
 _JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
@@ -81,7 +81,7 @@ def image_size(data: bytes) -> tuple[str, int, int]:
 
 
 def decode_image(
-    data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS
+    data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES, max_pixels: int = MAX_PIXELS
 ) -> np.ndarray:
     """Bytes → ``H×W×3`` BGR uint8, upright. InvalidImage / ImageTooLarge on bad input."""
     if not data:
