@@ -113,7 +113,7 @@ def _as_float(value: Any) -> float | None:
     return float(value)
 
 
-def _as_json(payload: str | bytes) -> dict[str, Any] | None:
+def _as_json(payload: str | bytes | bytearray) -> dict[str, Any] | None:
     """Decode a JSON object payload, or None when it is not one."""
     try:
         value = json.loads(payload)
@@ -184,7 +184,9 @@ class KnownFacesCoordinator(DataUpdateCoordinator[KnownFacesState]):
             slug = item.get("person")
             if not isinstance(slug, str) or not slug:
                 continue
-            name = item.get("name") if isinstance(item.get("name"), str) else slug
+            name = item.get("name")
+            if not isinstance(name, str):
+                name = slug
             face_count = item.get("face_count")
             current[slug] = Person(slug, name, face_count if isinstance(face_count, int) else 0)
 
@@ -331,8 +333,8 @@ class KnownFacesCoordinator(DataUpdateCoordinator[KnownFacesState]):
         """
         name = self._topic_part(msg.topic)
         if not msg.payload:
-            for device, camera in self._devices(SUBJECT_CAMERA):
-                if camera == name:
+            for device, known in self._devices(SUBJECT_CAMERA):
+                if known == name:
                     self._async_remove_device(device)
             self.async_forget_camera(name)
             return

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
 from homeassistant.components.sensor import (
     RestoreSensor,
@@ -177,7 +178,7 @@ class KnownFacesSensor(KnownFacesEntity, RestoreSensor):
         super().__init__(coordinator, device_info, f"{key}:{description.key}", key)
         self.entity_description = description
         self._subject_name = name
-        self._restored: StateType | datetime = None
+        self._restored: StateType | date | datetime | Decimal = None
 
     async def async_added_to_hass(self) -> None:
         """Restore the last value: a restart must not make people look never seen."""
@@ -186,7 +187,7 @@ class KnownFacesSensor(KnownFacesEntity, RestoreSensor):
             self._restored = last.native_value
 
     @property
-    def native_value(self) -> StateType | datetime:
+    def native_value(self) -> StateType | date | datetime | Decimal:
         """The service's latest value, else the restored one."""
         value = self.entity_description.value_fn(self.coordinator.data, self._subject_name)
         return self._restored if value is None else value

@@ -66,8 +66,10 @@ USER_ERROR_KEYS: dict[str, str] = {
 }
 
 # Optional: with a single Known Faces service, YAML automations need not name its entry id.
-_ENTRY = {vol.Optional(ATTR_CONFIG_ENTRY): ConfigEntrySelector({"integration": DOMAIN})}
-_IMAGE_SOURCE = {
+_ENTRY: dict[vol.Marker, Any] = {
+    vol.Optional(ATTR_CONFIG_ENTRY): ConfigEntrySelector({"integration": DOMAIN})
+}
+_IMAGE_SOURCE: dict[vol.Marker, Any] = {
     vol.Optional(ATTR_FILE_PATH): cv.string,
     vol.Optional(ATTR_CAMERA): cv.entity_domain("camera"),
     vol.Optional(ATTR_URL): cv.url,
