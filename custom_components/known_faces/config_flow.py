@@ -155,7 +155,7 @@ class KnownFacesConfigFlow(ConfigFlow, domain=DOMAIN):
         await self.async_set_unique_id(announce["instance_id"])
         # The announced URL is the service's own guess: it must not replace one the user chose.
         # Its prefix is no guess, and a changed one means new subscriptions.
-        self._abort_if_unique_id_configured(updates=_reported_prefix(announce) or None)
+        self._abort_if_unique_id_configured(updates=_reported_prefix(announce))
         self._url, self._instance_id = url, announce["instance_id"]
         self.context["title_placeholders"] = {"name": url}
         return await self.async_step_mqtt_confirm()

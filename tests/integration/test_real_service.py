@@ -25,6 +25,7 @@ from aiohttp import web
 from homeassistant.components import mqtt
 from homeassistant.const import CONF_TOKEN, CONF_URL, STATE_ON
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from PIL import Image
@@ -227,9 +228,16 @@ async def test_real_broker_and_service(
         assert flow[0]["context"]["source"] == "mqtt"
         instance_id = (real_service.data_dir / "instance_id").read_text().strip()
         assert flow[0]["context"]["unique_id"] == instance_id
-        hass.config_entries.flow.async_abort(flow[0]["flow_id"])
 
-        entry = await _setup_known_faces(hass, real_service)
+        # Adding the service by hand while that discovery waits replaces it (bug 1).
+        result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "user"})
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_URL: real_service.url, CONF_TOKEN: real_service.token}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert hass.config_entries.flow.async_progress_by_handler(DOMAIN) == []
+        await hass.async_block_till_done()
+        entry = hass.config_entries.async_get_entry(result["result"].entry_id)
         assert entry.data[CONF_TOPIC_PREFIX] == "known_faces"  # reported by /health
         await _wait_online(hass)
 
