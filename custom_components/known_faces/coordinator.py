@@ -174,6 +174,8 @@ class KnownFacesCoordinator(DataUpdateCoordinator[KnownFacesState]):
         unsubscribes.append(
             mqtt.async_subscribe_connection_status(self.hass, self._on_mqtt_connection)
         )
+        # The link may have come up (or gone) while the platforms were being set up.
+        self._on_mqtt_connection(mqtt.is_connected(self.hass))
         return unsubscribes
 
     @callback
