@@ -12,8 +12,8 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from .api import InvalidAuth, KnownFacesClient, KnownFacesError
-from .const import CONF_TOPIC_PREFIX, DEFAULT_TOPIC_PREFIX, DOMAIN, PLATFORMS
-from .coordinator import KnownFacesCoordinator
+from .const import CONF_TOPIC_PREFIX, DOMAIN, PLATFORMS
+from .coordinator import KnownFacesCoordinator, is_valid_prefix
 from .data import KnownFacesConfigEntry, KnownFacesData
 from .entity import service_device_info
 from .services import async_setup_services
@@ -49,6 +49,17 @@ async def async_setup_entry(hass: HomeAssistant, entry: KnownFacesConfigEntry) -
             translation_placeholders={"url": client.url, "error": str(err)},
         ) from err
 
+    # The service says which prefix it publishes under (older services do not): follow it.
+    reported = health.get(CONF_TOPIC_PREFIX)
+    if (
+        isinstance(reported, str)
+        and is_valid_prefix(reported)
+        and reported != entry.data.get(CONF_TOPIC_PREFIX)
+    ):
+        hass.config_entries.async_update_entry(
+            entry, data={**entry.data, CONF_TOPIC_PREFIX: reported}
+        )
+
     coordinator = KnownFacesCoordinator(hass, entry, client, health)
     # People and cameras name the service's device as `via_device`: it must exist first.
     dr.async_get(hass).async_get_or_create(
@@ -61,7 +72,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: KnownFacesConfigEntry) -
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     for unsubscribe in await coordinator.async_subscribe():
         entry.async_on_unload(unsubscribe)
-    entry.async_on_unload(entry.add_update_listener(_async_reload_on_new_prefix))
+    entry.async_on_unload(entry.add_update_listener(_async_reload_on_new_override))
     return True
 
 
@@ -70,11 +81,27 @@ async def async_unload_entry(hass: HomeAssistant, entry: KnownFacesConfigEntry) 
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 
-async def _async_reload_on_new_prefix(hass: HomeAssistant, entry: KnownFacesConfigEntry) -> None:
-    """A new topic prefix means new subscriptions: reload.
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: KnownFacesConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Let the user delete a camera that stopped reporting.
 
-    Other updates (token, URL) come from flows that reload the entry themselves.
+    People leave with the `forget` action (the service owns them: a device deleted here would
+    come back with the next gallery message) and the service's own device with the entry.
     """
-    prefix = entry.options.get(CONF_TOPIC_PREFIX, DEFAULT_TOPIC_PREFIX)
-    if prefix != entry.runtime_data.coordinator.prefix:
+    coordinator = entry.runtime_data.coordinator
+    camera = coordinator.camera_of(device)
+    if camera is None:
+        return False
+    coordinator.async_forget_camera(camera)
+    return True
+
+
+async def _async_reload_on_new_override(hass: HomeAssistant, entry: KnownFacesConfigEntry) -> None:
+    """A new topic prefix override (options flow) means new subscriptions: reload.
+
+    Data updates (token, URL, the reported prefix) come from flows that reload the entry
+    themselves, or from setup itself.
+    """
+    if entry.options.get(CONF_TOPIC_PREFIX) != entry.runtime_data.coordinator.prefix_override:
         await hass.config_entries.async_reload(entry.entry_id)

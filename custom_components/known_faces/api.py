@@ -31,6 +31,10 @@ class NotKnownFaces(KnownFacesError):
     """Something answered at the URL, but it is not a Known Faces service."""
 
 
+class ServiceTooOld(KnownFacesError):
+    """The service lacks an operation this integration needs; it needs updating."""
+
+
 class RequestRejected(KnownFacesError):
     """The service refused a request with a 4xx and an error code (`no_face`, ...)."""
 
@@ -68,15 +72,31 @@ class KnownFacesClient:
         data = await self._request("GET", "/people")
         if not isinstance(data, dict) or not isinstance(data.get("people"), list):
             raise NotKnownFaces("GET /people: unexpected answer")
-        return data["people"]
+        people: list[dict[str, Any]] = data["people"]
+        return people
 
-    async def create_person(self, name: str) -> dict[str, Any]:
-        """Create a person; the service derives the slug from the name."""
-        return await self._request("POST", "/people", json={"name": name})
+    async def enroll(self, name: str, image: bytes, source: str) -> dict[str, Any]:
+        """Add a face to the person of that name, creating them only if the face is accepted.
+
+        One request, so a refused face never leaves a person behind (`POST /enroll`). The
+        answer has `face`, `person` and `created`.
+        """
+        try:
+            result: dict[str, Any] = await self._request(
+                "POST", "/enroll", params={"name": name, "source": source}, data=image
+            )
+        except RequestRejected as err:
+            if err.status == 404 and err.code == "not_found":
+                raise ServiceTooOld("POST /enroll: the service predates enroll-by-name") from err
+            raise
+        return result
 
     async def rename_person(self, slug: str, name: str) -> dict[str, Any]:
         """Change a person's display name; the slug stays."""
-        return await self._request("PATCH", f"/people/{slug}", json={"name": name})
+        person: dict[str, Any] = await self._request(
+            "PATCH", f"/people/{slug}", json={"name": name}
+        )
+        return person
 
     async def delete_person(self, slug: str) -> None:
         """Delete a person with their crops and embeddings."""
@@ -84,9 +104,10 @@ class KnownFacesClient:
 
     async def add_face(self, slug: str, image: bytes, source: str) -> dict[str, Any]:
         """Enroll one face image for a person (quality-gated by the service)."""
-        return await self._request(
+        result: dict[str, Any] = await self._request(
             "POST", f"/people/{slug}/faces", params={"source": source}, data=image
         )
+        return result
 
     async def recognize(
         self, image: bytes, camera: str | None = None, publish: bool = False
@@ -95,7 +116,10 @@ class KnownFacesClient:
         params = {"publish": "true" if publish else "false"}
         if camera:
             params["camera"] = camera
-        return await self._request("POST", "/recognize", params=params, data=image)
+        result: dict[str, Any] = await self._request(
+            "POST", "/recognize", params=params, data=image
+        )
+        return result
 
     async def _request(
         self,

@@ -22,6 +22,7 @@ from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 
 from .api import CannotConnect, InvalidAuth, KnownFacesClient, KnownFacesError, NotKnownFaces
 from .const import CONF_TOPIC_PREFIX, DEFAULT_PORT, DEFAULT_TOPIC_PREFIX, DOMAIN
+from .coordinator import is_valid_prefix
 from .data import KnownFacesConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
@@ -30,6 +31,19 @@ TITLE = "Known Faces"
 _URL_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
 _TOKEN_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _TOKEN_SCHEMA = vol.Schema({vol.Required(CONF_TOKEN): _TOKEN_SELECTOR})
+
+
+def _reported_prefix(source: Mapping[str, Any]) -> dict[str, str]:
+    """The `topic_prefix` a service reported (health, discovery), as entry data; older: none."""
+    prefix = source.get(CONF_TOPIC_PREFIX)
+    if isinstance(prefix, str) and is_valid_prefix(prefix):
+        return {CONF_TOPIC_PREFIX: prefix}
+    return {}
+
+
+def _entry_data(url: str, token: str, health: Mapping[str, Any]) -> dict[str, str]:
+    """What an entry keeps: where the service is, its token, and the prefix it publishes under."""
+    return {CONF_URL: url, CONF_TOKEN: token, **_reported_prefix(health)}
 
 
 def _url_token_schema(url: str, token: str = "") -> vol.Schema:
@@ -49,8 +63,8 @@ class KnownFacesConfigFlow(ConfigFlow, domain=DOMAIN):
 
     def __init__(self) -> None:
         """Discovery steps remember what they found until the user confirms."""
+        self._data: dict[str, str] = {}
         self._url = ""
-        self._token = ""
         self._instance_id = ""
 
     @staticmethod
@@ -88,13 +102,12 @@ class KnownFacesConfigFlow(ConfigFlow, domain=DOMAIN):
             url = user_input[CONF_URL].rstrip("/")
             health, errors = await self._async_validate(url, user_input[CONF_TOKEN])
             if health is not None:
-                await self.async_set_unique_id(health["instance_id"])
-                self._abort_if_unique_id_configured(
-                    updates={CONF_URL: url, CONF_TOKEN: user_input[CONF_TOKEN]}
-                )
-                return self.async_create_entry(
-                    title=TITLE, data={CONF_URL: url, CONF_TOKEN: user_input[CONF_TOKEN]}
-                )
+                # A discovery of the same service may be waiting for confirmation: the user's
+                # own entry replaces it (Home Assistant aborts that flow when this one ends).
+                await self.async_set_unique_id(health["instance_id"], raise_on_progress=False)
+                data = _entry_data(url, user_input[CONF_TOKEN], health)
+                self._abort_if_unique_id_configured(updates=data)
+                return self.async_create_entry(title=TITLE, data=data)
         suggested = user_input or {CONF_URL: f"http://localhost:{DEFAULT_PORT}", CONF_TOKEN: ""}
         return self.async_show_form(
             step_id="user",
@@ -111,8 +124,8 @@ class KnownFacesConfigFlow(ConfigFlow, domain=DOMAIN):
         if health is None:
             return self.async_abort(reason=errors["base"])
         await self.async_set_unique_id(health["instance_id"])
-        self._abort_if_unique_id_configured(updates={CONF_URL: url, CONF_TOKEN: token})
-        self._url, self._token = url, token
+        self._data = _entry_data(url, token, health)
+        self._abort_if_unique_id_configured(updates=self._data)
         self.context["title_placeholders"] = {"name": discovery_info.name or TITLE}
         return await self.async_step_hassio_confirm()
 
@@ -121,11 +134,9 @@ class KnownFacesConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """One click to add the discovered add-on."""
         if user_input is not None:
-            return self.async_create_entry(
-                title=TITLE, data={CONF_URL: self._url, CONF_TOKEN: self._token}
-            )
+            return self.async_create_entry(title=TITLE, data=self._data)
         return self.async_show_form(
-            step_id="hassio_confirm", description_placeholders={"url": self._url}
+            step_id="hassio_confirm", description_placeholders={"url": self._data[CONF_URL]}
         )
 
     async def async_step_mqtt(self, discovery_info: MqttServiceInfo) -> ConfigFlowResult:
@@ -143,7 +154,8 @@ class KnownFacesConfigFlow(ConfigFlow, domain=DOMAIN):
         url = announce["url"].rstrip("/")
         await self.async_set_unique_id(announce["instance_id"])
         # The announced URL is the service's own guess: it must not replace one the user chose.
-        self._abort_if_unique_id_configured()
+        # Its prefix is no guess, and a changed one means new subscriptions.
+        self._abort_if_unique_id_configured(updates=_reported_prefix(announce))
         self._url, self._instance_id = url, announce["instance_id"]
         self.context["title_placeholders"] = {"name": url}
         return await self.async_step_mqtt_confirm()
@@ -159,7 +171,7 @@ class KnownFacesConfigFlow(ConfigFlow, domain=DOMAIN):
                 errors = {"base": "not_known_faces"}
             elif health is not None:
                 return self.async_create_entry(
-                    title=TITLE, data={CONF_URL: self._url, CONF_TOKEN: user_input[CONF_TOKEN]}
+                    title=TITLE, data=_entry_data(self._url, user_input[CONF_TOKEN], health)
                 )
         return self.async_show_form(
             step_id="mqtt_confirm",
@@ -208,7 +220,7 @@ class KnownFacesConfigFlow(ConfigFlow, domain=DOMAIN):
                 await self.async_set_unique_id(health["instance_id"])
                 self._abort_if_unique_id_mismatch(reason="wrong_service")
                 return self.async_update_reload_and_abort(
-                    entry, data_updates={CONF_URL: url, CONF_TOKEN: user_input[CONF_TOKEN]}
+                    entry, data_updates=_entry_data(url, user_input[CONF_TOKEN], health)
                 )
         current = user_input or entry.data
         return self.async_show_form(
@@ -219,22 +231,30 @@ class KnownFacesConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 class KnownFacesOptionsFlow(OptionsFlow):
-    """Edits the MQTT topic prefix (the service's `topic_prefix` option)."""
+    """Overrides the MQTT topic prefix the service reports; empty follows the service again."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """One field; wildcards and empty levels would break the subscriptions."""
+        """One optional field; wildcards and empty levels would break the subscriptions."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            prefix = user_input[CONF_TOPIC_PREFIX].strip()
-            if not prefix or any(c in prefix for c in "+#") or "" in prefix.split("/"):
-                errors[CONF_TOPIC_PREFIX] = "invalid_prefix"
-            else:
+            prefix = user_input.get(CONF_TOPIC_PREFIX, "").strip()
+            if not prefix:
+                return self.async_create_entry(data={})
+            if is_valid_prefix(prefix):
                 return self.async_create_entry(data={CONF_TOPIC_PREFIX: prefix})
-        current = self.config_entry.options.get(CONF_TOPIC_PREFIX, DEFAULT_TOPIC_PREFIX)
+            errors[CONF_TOPIC_PREFIX] = "invalid_prefix"
+        override = self.config_entry.options.get(CONF_TOPIC_PREFIX)
         return self.async_show_form(
             step_id="init",
             data_schema=vol.Schema(
-                {vol.Required(CONF_TOPIC_PREFIX, default=current): TextSelector()}
+                {
+                    vol.Optional(
+                        CONF_TOPIC_PREFIX, description={"suggested_value": override}
+                    ): TextSelector()
+                }
             ),
             errors=errors,
+            description_placeholders={
+                "reported": self.config_entry.data.get(CONF_TOPIC_PREFIX, DEFAULT_TOPIC_PREFIX)
+            },
         )

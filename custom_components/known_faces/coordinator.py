@@ -3,7 +3,11 @@
 There is no polling. The coordinator subscribes to the service's topics with wildcards once, at
 entry setup (so no retained message is missed while entities are still being added), keeps the
 latest state, announces new people and cameras to the platforms through dispatcher signals and
-removes a person's device (and so their entities) when the person leaves the gallery.
+removes a person's or a camera's device (and so their entities) when the service clears them.
+
+A message about one person or camera wakes only that subject's entities (`signal_updated`); the
+coordinator's own listeners, that is every entity, hear only about availability: the service's
+status and Home Assistant's MQTT connection.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from .const import (
     DEFAULT_TOPIC_PREFIX,
     DOMAIN,
     EVENT_PERSON_DETECTED,
+    STATUS_OFFLINE,
+    STATUS_ONLINE,
 )
 from .models import CameraState, KnownFacesState, Person, Sighting
 
@@ -35,6 +41,11 @@ if TYPE_CHECKING:
     from .data import KnownFacesConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
+
+SUBJECT_PERSON = "person"
+SUBJECT_CAMERA = "camera"
+# The crop of a camera is a subject of its own: a new face must not rewrite the camera's sensors.
+SUBJECT_FACE = "face"
 
 
 def signal_new_people(entry_id: str) -> str:
@@ -52,14 +63,42 @@ def signal_person_detected(entry_id: str) -> str:
     return f"{DOMAIN}_{entry_id}_person_detected"
 
 
+def signal_updated(entry_id: str, subject: str) -> str:
+    """Dispatcher signal telling one subject's entities (`person:alice`) to write their state."""
+    return f"{DOMAIN}_{entry_id}_updated_{subject}"
+
+
+def subject(kind: str, name: str) -> str:
+    """A person's (`person:<slug>`), camera's or crop's key; also the stem of unique ids."""
+    return f"{kind}:{name}"
+
+
 def person_identifier(instance_id: str, slug: str) -> tuple[str, str]:
     """Device identifier of a person of one service."""
-    return (DOMAIN, f"{instance_id}:person:{slug}")
+    return (DOMAIN, f"{instance_id}:{subject(SUBJECT_PERSON, slug)}")
 
 
 def camera_identifier(instance_id: str, camera: str) -> tuple[str, str]:
     """Device identifier of a camera of one service."""
-    return (DOMAIN, f"{instance_id}:camera:{camera}")
+    return (DOMAIN, f"{instance_id}:{subject(SUBJECT_CAMERA, camera)}")
+
+
+def is_valid_prefix(prefix: str) -> bool:
+    """A topic prefix without wildcards or empty levels, which would break the subscriptions."""
+    return bool(prefix) and not any(c in prefix for c in "+#") and "" not in prefix.split("/")
+
+
+def topic_prefix(entry: KnownFacesConfigEntry) -> str:
+    """The user's override (options), else what the service reported (data), else the default.
+
+    Services older than the `topic_prefix` report leave the data without one.
+    """
+    prefix: str = (
+        entry.options.get(CONF_TOPIC_PREFIX)
+        or entry.data.get(CONF_TOPIC_PREFIX)
+        or DEFAULT_TOPIC_PREFIX
+    )
+    return prefix
 
 
 def _as_time(value: Any) -> datetime | None:
@@ -74,7 +113,7 @@ def _as_float(value: Any) -> float | None:
     return float(value)
 
 
-def _as_json(payload: str | bytes) -> dict[str, Any] | None:
+def _as_json(payload: str | bytes | bytearray) -> dict[str, Any] | None:
     """Decode a JSON object payload, or None when it is not one."""
     try:
         value = json.loads(payload)
@@ -100,11 +139,22 @@ class KnownFacesCoordinator(DataUpdateCoordinator[KnownFacesState]):
         self.client = client
         self.health = health
         self.instance_id: str = health["instance_id"]
-        self.prefix: str = entry.options.get(CONF_TOPIC_PREFIX, DEFAULT_TOPIC_PREFIX)
+        self.prefix = topic_prefix(entry)
+        # The override this coordinator was built with: a new one in the options means reload.
+        self.prefix_override: str | None = entry.options.get(CONF_TOPIC_PREFIX)
         self.data = KnownFacesState()
+        self.mqtt_connected = mqtt.is_connected(hass)
         self._people_with_entities: set[str] = set()
         # Cameras whose entities exist; platforms read it at setup, later ones come by signal.
         self.cameras_with_entities: set[str] = set()
+
+    @property
+    def available(self) -> bool:
+        """Entities show values only while both MQTT links (HA's and the service's) are up.
+
+        Never unavailable for lack of sightings: a status not yet heard counts as up.
+        """
+        return self.mqtt_connected and self.data.status != STATUS_OFFLINE
 
     async def async_subscribe(self) -> list[Callable[[], None]]:
         """Subscribe to every output topic of the service; returns the unsubscribe callables."""
@@ -117,10 +167,16 @@ class KnownFacesCoordinator(DataUpdateCoordinator[KnownFacesState]):
             (f"{p}/camera/+/face", self._on_camera_face, None),
             (f"{p}/event/person_detected", self._on_person_detected, "utf-8"),
         ]
-        return [
+        unsubscribes = [
             await mqtt.async_subscribe(self.hass, topic, handler, qos=1, encoding=encoding)
             for topic, handler, encoding in topics
         ]
+        unsubscribes.append(
+            mqtt.async_subscribe_connection_status(self.hass, self._on_mqtt_connection)
+        )
+        # The link may have come up (or gone) while the platforms were being set up.
+        self._on_mqtt_connection(mqtt.is_connected(self.hass))
+        return unsubscribes
 
     @callback
     def async_set_people(self, people: list[dict[str, Any]]) -> None:
@@ -130,7 +186,9 @@ class KnownFacesCoordinator(DataUpdateCoordinator[KnownFacesState]):
             slug = item.get("person")
             if not isinstance(slug, str) or not slug:
                 continue
-            name = item.get("name") if isinstance(item.get("name"), str) else slug
+            name = item.get("name")
+            if not isinstance(name, str):
+                name = slug
             face_count = item.get("face_count")
             current[slug] = Person(slug, name, face_count if isinstance(face_count, int) else 0)
 
@@ -144,28 +202,42 @@ class KnownFacesCoordinator(DataUpdateCoordinator[KnownFacesState]):
                 if device is not None:
                     dev_reg.async_update_device(device.id, name=person.name)
         self.data.people = current
-        self._async_prune_people(dev_reg)
+        for device, slug in self._devices(SUBJECT_PERSON):
+            if slug not in current:
+                self._async_remove_device(device)
+                self._people_with_entities.discard(slug)
+                self.data.sightings.pop(slug, None)
 
         new = [slug for slug in current if slug not in self._people_with_entities]
         self._people_with_entities.update(new)
         if new:
             async_dispatcher_send(self.hass, signal_new_people(self.config_entry.entry_id), new)
 
+    def _devices(self, kind: str) -> list[tuple[dr.DeviceEntry, str]]:
+        """This entry's devices of one kind of subject, each with its slug or camera name."""
+        prefix = f"{self.instance_id}:{kind}:"
+        dev_reg = dr.async_get(self.hass)
+        return [
+            (device, ident.removeprefix(prefix))
+            for device in dr.async_entries_for_config_entry(dev_reg, self.config_entry.entry_id)
+            for domain, ident in device.identifiers
+            if domain == DOMAIN and ident.startswith(prefix)
+        ]
+
+    def camera_of(self, device: dr.DeviceEntry) -> str | None:
+        """The camera a device of this entry stands for, or None for the service and people."""
+        prefix = f"{self.instance_id}:{SUBJECT_CAMERA}:"
+        for domain, ident in device.identifiers:
+            if domain == DOMAIN and ident.startswith(prefix):
+                return ident.removeprefix(prefix)
+        return None
+
     @callback
-    def _async_prune_people(self, dev_reg: dr.DeviceRegistry) -> None:
-        """Remove the device (and with it the entities) of every person no longer enrolled."""
-        prefix = f"{self.instance_id}:person:"
-        for device in dr.async_entries_for_config_entry(dev_reg, self.config_entry.entry_id):
-            for domain, ident in device.identifiers:
-                if domain != DOMAIN or not ident.startswith(prefix):
-                    continue
-                slug = ident.removeprefix(prefix)
-                if slug not in self.data.people:
-                    dev_reg.async_update_device(
-                        device.id, remove_config_entry_id=self.config_entry.entry_id
-                    )
-                    self._people_with_entities.discard(slug)
-                    self.data.sightings.pop(slug, None)
+    def _async_remove_device(self, device: dr.DeviceEntry) -> None:
+        """Detach a device from the entry; the registries then remove it and its entities."""
+        dr.async_get(self.hass).async_update_device(
+            device.id, remove_config_entry_id=self.config_entry.entry_id
+        )
 
     @callback
     def async_restore_cameras(self) -> None:
@@ -174,14 +246,18 @@ class KnownFacesCoordinator(DataUpdateCoordinator[KnownFacesState]):
         Their entities then exist (with restored values) even if the broker lost the retained
         camera topics: a camera nobody walked past since is not `unavailable`.
         """
-        prefix = f"{self.instance_id}:camera:"
-        dev_reg = dr.async_get(self.hass)
-        for device in dr.async_entries_for_config_entry(dev_reg, self.config_entry.entry_id):
-            for domain, ident in device.identifiers:
-                if domain == DOMAIN and ident.startswith(prefix):
-                    camera = ident.removeprefix(prefix)
-                    self.data.cameras.setdefault(camera, CameraState())
-                    self.cameras_with_entities.add(camera)
+        for _device, camera in self._devices(SUBJECT_CAMERA):
+            self.data.cameras.setdefault(camera, CameraState())
+            self.cameras_with_entities.add(camera)
+
+    @callback
+    def async_forget_camera(self, camera: str) -> None:
+        """Drop a camera removed by the user or cleared by the service.
+
+        If it reports again it comes back with new entities, like a camera never seen.
+        """
+        self.data.cameras.pop(camera, None)
+        self.cameras_with_entities.discard(camera)
 
     @callback
     def _async_camera(self, camera: str, announce: bool = True) -> CameraState:
@@ -192,15 +268,33 @@ class KnownFacesCoordinator(DataUpdateCoordinator[KnownFacesState]):
             async_dispatcher_send(self.hass, signal_new_camera(self.config_entry.entry_id), camera)
         return state
 
+    @callback
+    def _async_notify(self, kind: str, name: str) -> None:
+        """Let one subject's entities write their state."""
+        async_dispatcher_send(
+            self.hass, signal_updated(self.config_entry.entry_id, subject(kind, name))
+        )
+
     def _topic_part(self, topic: str) -> str:
         """The `<camera>` or `<slug>` segment of `<prefix>/<kind>/<name>/<leaf>`."""
         return topic[len(self.prefix) + 1 :].split("/")[1]
 
     @callback
+    def _on_mqtt_connection(self, connected: bool) -> None:
+        """Home Assistant's own broker link: without it nothing shown is current."""
+        self.mqtt_connected = connected
+        self.async_update_listeners()
+
+    @callback
     def _on_status(self, msg: mqtt.ReceiveMessage) -> None:
-        """`online` / `offline`: drives every entity's availability."""
-        self.data.status = str(msg.payload).strip()
-        self.async_set_updated_data(self.data)
+        """`online` / `offline`: drives every entity's availability; each change is logged once."""
+        status = str(msg.payload).strip()
+        previous, self.data.status = self.data.status, status
+        if status == STATUS_OFFLINE and previous != STATUS_OFFLINE:
+            _LOGGER.info("The Known Faces service at %s is offline", self.client.url)
+        elif status == STATUS_ONLINE and previous == STATUS_OFFLINE:
+            _LOGGER.info("The Known Faces service at %s is back online", self.client.url)
+        self.async_update_listeners()
 
     @callback
     def _on_gallery(self, msg: mqtt.ReceiveMessage) -> None:
@@ -212,28 +306,45 @@ class KnownFacesCoordinator(DataUpdateCoordinator[KnownFacesState]):
         version = payload.get("version")
         self.data.gallery_version = version if isinstance(version, int) else None
         self.async_set_people(payload["people"])
-        self.async_set_updated_data(self.data)
 
     @callback
     def _on_person_state(self, msg: mqtt.ReceiveMessage) -> None:
-        """Where a person was last recognised (retained, so it survives restarts of both)."""
+        """Where a person was last recognised (retained, so it survives restarts of both).
+
+        An empty payload is the service clearing the topic of a person it forgot.
+        """
+        slug = self._topic_part(msg.topic)
+        if not msg.payload:
+            self.data.sightings.pop(slug, None)
+            self._async_notify(SUBJECT_PERSON, slug)
+            return
         payload = _as_json(msg.payload)
         if payload is None or not isinstance(payload.get("camera"), str):
             _LOGGER.warning("Ignoring malformed person state on %s", msg.topic)
             return
-        self.data.sightings[self._topic_part(msg.topic)] = Sighting(
+        self.data.sightings[slug] = Sighting(
             payload["camera"], _as_time(payload.get("time")), _as_float(payload.get("similarity"))
         )
-        self.async_set_updated_data(self.data)
+        self._async_notify(SUBJECT_PERSON, slug)
 
     @callback
     def _on_camera_state(self, msg: mqtt.ReceiveMessage) -> None:
-        """A camera's last processed snapshot: face count and the people in it."""
+        """A camera's last processed snapshot: face count, the people in it, its crop's time.
+
+        An empty payload is the service clearing a camera it no longer has: its device goes.
+        """
+        name = self._topic_part(msg.topic)
+        if not msg.payload:
+            for device, known in self._devices(SUBJECT_CAMERA):
+                if known == name:
+                    self._async_remove_device(device)
+            self.async_forget_camera(name)
+            return
         payload = _as_json(msg.payload)
         if payload is None:
             _LOGGER.warning("Ignoring malformed camera state on %s", msg.topic)
             return
-        camera = self._async_camera(self._topic_part(msg.topic))
+        camera = self._async_camera(name)
         face_count = payload.get("face_count")
         camera.face_count = face_count if isinstance(face_count, int) else None
         unknown = payload.get("unknown")
@@ -245,17 +356,41 @@ class KnownFacesCoordinator(DataUpdateCoordinator[KnownFacesState]):
             camera.last_person_slug = best["person"]
             camera.last_person = best.get("name") or best["person"]
             camera.last_similarity = _as_float(best.get("similarity"))
-        self.async_set_updated_data(self.data)
+        camera.reported = True
+        camera.reported_face_time = _as_time(payload.get("face_time"))
+        self._async_notify(SUBJECT_CAMERA, name)
+        if camera.face is not None and camera.face_time is None:
+            # The crop came first (retained messages of two topics arrive in any order).
+            self._async_stamp_face(camera, name)
 
     @callback
     def _on_camera_face(self, msg: mqtt.ReceiveMessage) -> None:
-        """The JPEG of a camera's latest face crop."""
+        """The JPEG of a camera's latest face crop; the same bytes again change nothing.
+
+        The broker hands the retained crop over again at every restart, reload and reconnect:
+        the image entity's state (its time) must not move then, or automations fire.
+        """
         # The face alone does not create the camera's entities (its state or an event does), but
         # it is kept so the image entity shows it once they exist.
-        state = self._async_camera(self._topic_part(msg.topic), announce=False)
-        state.face = msg.payload if isinstance(msg.payload, bytes) else None
-        state.face_time = dt_util.utcnow()
-        self.async_set_updated_data(self.data)
+        name = self._topic_part(msg.topic)
+        camera = self._async_camera(name, announce=False)
+        face = msg.payload if isinstance(msg.payload, bytes) and msg.payload else None
+        if face == camera.face:
+            return
+        camera.face, camera.face_time = face, None
+        if face is None or camera.reported:
+            self._async_stamp_face(camera, name)
+
+    @callback
+    def _async_stamp_face(self, camera: CameraState, name: str) -> None:
+        """Give the crop its time: the service's `face_time`, or now for older services.
+
+        The service publishes a camera's state before its crop, so `reported_face_time` is the
+        new crop's by the time its bytes arrive.
+        """
+        if camera.face is not None:
+            camera.face_time = camera.reported_face_time or dt_util.utcnow()
+        self._async_notify(SUBJECT_FACE, name)
 
     @callback
     def _on_person_detected(self, msg: mqtt.ReceiveMessage) -> None:
@@ -274,7 +409,8 @@ class KnownFacesCoordinator(DataUpdateCoordinator[KnownFacesState]):
             camera.last_person_slug = slug
             camera.last_person = payload.get("name") or slug
             camera.last_similarity = similarity
+            self._async_notify(SUBJECT_PERSON, slug)
+            self._async_notify(SUBJECT_CAMERA, payload["camera"])
         async_dispatcher_send(
             self.hass, signal_person_detected(self.config_entry.entry_id), payload
         )
-        self.async_set_updated_data(self.data)

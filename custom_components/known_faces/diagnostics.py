@@ -21,9 +21,16 @@ async def async_get_config_entry_diagnostics(
     coordinator = entry.runtime_data.coordinator
     data = coordinator.data
     return {
-        "entry": async_redact_data(entry.as_dict(), TO_REDACT),
+        # The entry's own settings only: its bookkeeping fields differ between HA releases.
+        "entry": {
+            "title": entry.title,
+            "unique_id": entry.unique_id,
+            "data": async_redact_data(dict(entry.data), TO_REDACT),
+            "options": dict(entry.options),
+        },
         "health": async_redact_data(coordinator.health, TO_REDACT),
         "topic_prefix": coordinator.prefix,
+        "mqtt_connected": coordinator.mqtt_connected,
         "status": data.status,
         "gallery_version": data.gallery_version,
         "people": [asdict(person) for person in data.people.values()],

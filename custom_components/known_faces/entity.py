@@ -10,13 +10,14 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import DOMAIN, STATUS_OFFLINE
+from .const import DOMAIN
 from .coordinator import (
     KnownFacesCoordinator,
     camera_identifier,
     person_identifier,
     signal_new_camera,
     signal_new_people,
+    signal_updated,
 )
 
 if TYPE_CHECKING:
@@ -82,19 +83,40 @@ def camera_device_info(coordinator: KnownFacesCoordinator, camera: str) -> Devic
 
 
 class KnownFacesEntity(CoordinatorEntity[KnownFacesCoordinator]):
-    """Base of every Known Faces entity: named by translation key, available unless offline."""
+    """Base of every Known Faces entity: named by translation key, woken only by its subject.
+
+    The coordinator's own updates (every entity) are about availability; the subject's signal
+    (`person:alice`, `camera:door`, ...) is about this entity's value.
+    """
 
     _attr_has_entity_name = True
 
     def __init__(
-        self, coordinator: KnownFacesCoordinator, device_info: DeviceInfo, unique_id: str
+        self,
+        coordinator: KnownFacesCoordinator,
+        device_info: DeviceInfo,
+        unique_id: str,
+        subject: str | None = None,
     ) -> None:
         """Attach the entity to its device; `unique_id` is relative to the service."""
         super().__init__(coordinator)
         self._attr_device_info = device_info
         self._attr_unique_id = f"{coordinator.instance_id}:{unique_id}"
+        self._update_subject = subject
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the subject's updates besides the coordinator's."""
+        await super().async_added_to_hass()
+        if self._update_subject is not None:
+            self.async_on_remove(
+                async_dispatcher_connect(
+                    self.hass,
+                    signal_updated(self.coordinator.config_entry.entry_id, self._update_subject),
+                    self._handle_coordinator_update,
+                )
+            )
 
     @property
     def available(self) -> bool:
-        """Unavailable only when the service says it is offline, never for lack of sightings."""
-        return self.coordinator.data.status != STATUS_OFFLINE
+        """Unavailable only while a link is down, never for lack of sightings."""
+        return self.coordinator.available

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from homeassistant.components.event import EventEntity
 from homeassistant.core import HomeAssistant, callback
@@ -38,7 +38,6 @@ async def async_setup_entry(
 class KnownFacesFaceEvent(KnownFacesEntity, EventEntity):
     """Fires once per face seen on the camera."""
 
-    _attr_event_types: ClassVar[list[str]] = [EVENT_KNOWN, EVENT_UNKNOWN]
     _attr_translation_key = "face"
 
     def __init__(self, coordinator: KnownFacesCoordinator, camera: str) -> None:
@@ -46,6 +45,7 @@ class KnownFacesFaceEvent(KnownFacesEntity, EventEntity):
         super().__init__(
             coordinator, camera_device_info(coordinator, camera), f"camera:{camera}:face"
         )
+        self._attr_event_types = [EVENT_KNOWN, EVENT_UNKNOWN]
         self._camera = camera
 
     async def async_added_to_hass(self) -> None:

@@ -6,7 +6,7 @@ from homeassistant.components.image import ImageEntity
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import KnownFacesCoordinator
+from .coordinator import SUBJECT_FACE, KnownFacesCoordinator, subject
 from .data import KnownFacesConfigEntry
 from .entity import KnownFacesEntity, async_track_subjects, camera_device_info
 
@@ -29,7 +29,10 @@ async def async_setup_entry(
 
 
 class KnownFacesFaceImage(KnownFacesEntity, ImageEntity):
-    """Shows the JPEG bytes retained on `<prefix>/camera/<camera>/face`."""
+    """Shows the JPEG bytes retained on `<prefix>/camera/<camera>/face`.
+
+    Its state is the time the service took the crop, so it moves only with a new crop.
+    """
 
     _attr_content_type = "image/jpeg"
     _attr_translation_key = "last_face"
@@ -39,14 +42,18 @@ class KnownFacesFaceImage(KnownFacesEntity, ImageEntity):
     ) -> None:
         """Both bases need initialising: the image base keeps hass and the access tokens."""
         KnownFacesEntity.__init__(
-            self, coordinator, camera_device_info(coordinator, camera), f"camera:{camera}:last_face"
+            self,
+            coordinator,
+            camera_device_info(coordinator, camera),
+            f"camera:{camera}:last_face",
+            subject(SUBJECT_FACE, camera),
         )
         ImageEntity.__init__(self, hass)
         self._camera = camera
         self._sync_last_updated()
 
     def _sync_last_updated(self) -> None:
-        """The image entity's state is when the crop last changed."""
+        """Take the crop's time from the coordinator, which stamps each new crop once."""
         state = self.coordinator.data.cameras.get(self._camera)
         self._attr_image_last_updated = state.face_time if state else None
 

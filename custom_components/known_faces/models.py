@@ -34,7 +34,12 @@ class CameraState:
     last_person: str | None = None
     last_person_slug: str | None = None
     last_similarity: float | None = None
+    # The state topic has been heard from since setup; until then a crop's time is not known.
+    reported: bool = False
+    # `face_time` of the last state message: when the service took its retained crop.
+    reported_face_time: datetime | None = None
     face: bytes | None = None
+    # The time the image entity shows for `face`; it changes only with the crop's bytes.
     face_time: datetime | None = None
 
 

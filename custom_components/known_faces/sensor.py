@@ -1,10 +1,15 @@
-"""Sensors: last seen camera and time per person; last person and face count per camera."""
+"""Sensors: last seen camera and time per person; last person and face count per camera.
+
+The similarities behind them are diagnostic sensors, disabled by default: they help tune the
+service's threshold, not automations.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
 from homeassistant.components.sensor import (
     RestoreSensor,
@@ -12,12 +17,13 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
+from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .coordinator import KnownFacesCoordinator
+from .coordinator import SUBJECT_CAMERA, SUBJECT_PERSON, KnownFacesCoordinator, subject
 from .data import KnownFacesConfigEntry
 from .entity import (
     KnownFacesEntity,
@@ -49,6 +55,12 @@ def _sighting_time(data: KnownFacesState, slug: str) -> datetime | None:
     return sighting.time if sighting else None
 
 
+def _sighting_similarity(data: KnownFacesState, slug: str) -> float | None:
+    """The similarity of a person's last recognition."""
+    sighting = data.sightings.get(slug)
+    return sighting.similarity if sighting else None
+
+
 def _camera_last_person(data: KnownFacesState, camera: str) -> str | None:
     """Display name of the last person recognised on a camera."""
     state = data.cameras.get(camera)
@@ -61,6 +73,27 @@ def _camera_face_count(data: KnownFacesState, camera: str) -> int | None:
     return state.face_count if state else None
 
 
+def _camera_last_similarity(data: KnownFacesState, camera: str) -> float | None:
+    """The similarity of the last person recognised on a camera."""
+    state = data.cameras.get(camera)
+    return state.last_similarity if state else None
+
+
+def _similarity(
+    value_fn: Callable[[KnownFacesState, str], float | None],
+) -> KnownFacesSensorDescription:
+    """The diagnostic similarity sensor of a person or a camera."""
+    return KnownFacesSensorDescription(
+        key="last_similarity",
+        translation_key="last_similarity",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=value_fn,
+    )
+
+
 PERSON_SENSORS: tuple[KnownFacesSensorDescription, ...] = (
     KnownFacesSensorDescription(
         key="last_camera", translation_key="last_camera", value_fn=_sighting_camera
@@ -71,6 +104,7 @@ PERSON_SENSORS: tuple[KnownFacesSensorDescription, ...] = (
         device_class=SensorDeviceClass.TIMESTAMP,
         value_fn=_sighting_time,
     ),
+    _similarity(_sighting_similarity),
 )
 
 CAMERA_SENSORS: tuple[KnownFacesSensorDescription, ...] = (
@@ -80,9 +114,11 @@ CAMERA_SENSORS: tuple[KnownFacesSensorDescription, ...] = (
     KnownFacesSensorDescription(
         key="face_count",
         translation_key="face_count",
+        entity_category=EntityCategory.DIAGNOSTIC,
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=_camera_face_count,
     ),
+    _similarity(_camera_last_similarity),
 )
 
 
@@ -100,9 +136,9 @@ async def async_setup_entry(
             KnownFacesSensor(
                 coordinator,
                 description,
+                SUBJECT_PERSON,
                 slug,
                 person_device_info(coordinator, slug),
-                f"person:{slug}:{description.key}",
             )
             for slug in slugs
             for description in PERSON_SENSORS
@@ -114,9 +150,9 @@ async def async_setup_entry(
             KnownFacesSensor(
                 coordinator,
                 description,
+                SUBJECT_CAMERA,
                 camera,
                 camera_device_info(coordinator, camera),
-                f"camera:{camera}:{description.key}",
             )
             for description in CAMERA_SENSORS
         )
@@ -133,15 +169,16 @@ class KnownFacesSensor(KnownFacesEntity, RestoreSensor):
         self,
         coordinator: KnownFacesCoordinator,
         description: KnownFacesSensorDescription,
-        subject: str,
+        kind: str,
+        name: str,
         device_info: DeviceInfo,
-        unique_id: str,
     ) -> None:
-        """`subject` is the person's slug or the camera's name."""
-        super().__init__(coordinator, device_info, unique_id)
+        """`name` is the person's slug or the camera's name, after `kind`."""
+        key = subject(kind, name)
+        super().__init__(coordinator, device_info, f"{key}:{description.key}", key)
         self.entity_description = description
-        self._subject = subject
-        self._restored: StateType | datetime = None
+        self._subject_name = name
+        self._restored: StateType | date | datetime | Decimal = None
 
     async def async_added_to_hass(self) -> None:
         """Restore the last value: a restart must not make people look never seen."""
@@ -150,7 +187,7 @@ class KnownFacesSensor(KnownFacesEntity, RestoreSensor):
             self._restored = last.native_value
 
     @property
-    def native_value(self) -> StateType | datetime:
+    def native_value(self) -> StateType | date | datetime | Decimal:
         """The service's latest value, else the restored one."""
-        value = self.entity_description.value_fn(self.coordinator.data, self._subject)
+        value = self.entity_description.value_fn(self.coordinator.data, self._subject_name)
         return self._restored if value is None else value

@@ -27,7 +27,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import ConfigEntrySelector
 
-from .api import InvalidAuth, KnownFacesError, RequestRejected
+from .api import InvalidAuth, KnownFacesError, RequestRejected, ServiceTooOld
 from .const import DOMAIN
 from .data import KnownFacesConfigEntry
 
@@ -46,25 +46,30 @@ ATTR_PUBLISH = "publish"
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 _DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=30)
+_DOWNLOAD_CHUNK = 64 * 1024
 
-# Error codes of the service that describe the user's input, not a failure of the service.
-USER_ERROR_CODES = frozenset(
-    {
-        "no_face",
-        "several_faces",
-        "too_small",
-        "blurred",
-        "low_quality",
-        "invalid_image",
-        "unknown_person",
-        "duplicate_name",
-        "invalid_name",
-    }
-)
+# Error codes of the service that describe the user's input, not a failure of the service, and
+# the translation key of each. Every one of those messages takes the service's `{message}`.
+USER_ERROR_KEYS: dict[str, str] = {
+    "no_face": "no_face",
+    "several_faces": "several_faces",
+    "too_small": "too_small",
+    "blurred": "blurred",
+    "low_quality": "low_quality",
+    "invalid_image": "invalid_image",
+    "image_too_large": "image_too_large",
+    "request_too_large": "image_too_large",
+    # The person went between our lookup and the request (forgotten by someone else).
+    "unknown_person": "person_gone",
+    "duplicate_name": "duplicate_name",
+    "invalid_name": "invalid_name",
+}
 
 # Optional: with a single Known Faces service, YAML automations need not name its entry id.
-_ENTRY = {vol.Optional(ATTR_CONFIG_ENTRY): ConfigEntrySelector({"integration": DOMAIN})}
-_IMAGE_SOURCE = {
+_ENTRY: dict[vol.Marker, Any] = {
+    vol.Optional(ATTR_CONFIG_ENTRY): ConfigEntrySelector({"integration": DOMAIN})
+}
+_IMAGE_SOURCE: dict[vol.Marker, Any] = {
     vol.Optional(ATTR_FILE_PATH): cv.string,
     vol.Optional(ATTR_CAMERA): cv.entity_domain("camera"),
     vol.Optional(ATTR_URL): cv.url,
@@ -89,21 +94,18 @@ def async_setup_services(hass: HomeAssistant) -> None:
         image, source = await _async_read_image(hass, call)
         name = call.data[ATTR_NAME].strip()
         async with _translate_errors(hass, entry):
-            person = _find_person(await client.people(), name)
-            created = person is None
-            if person is None:
-                person = await client.create_person(name)
-            try:
-                result = await client.add_face(person["person"], image, source)
-            except RequestRejected:
-                # A person created for this call and left without a face would only confuse.
-                if created:
-                    await client.delete_person(person["person"])
-                raise
+            slug = _slug_of(await client.people(), name)
+            # By name the service decides atomically: a refused face creates nobody, so no
+            # device appears and vanishes again.
+            if slug is None:
+                result = await client.enroll(name, image, source)
+            else:
+                result = await client.add_face(slug, image, source)
+        person = result["person"]
         return {
             "person": person["person"],
             "name": person["name"],
-            "created": created,
+            "created": bool(result.get("created", False)),
             "face": result.get("face"),
         }
 
@@ -169,28 +171,28 @@ def _loaded_entry(hass: HomeAssistant, call: ServiceCall) -> KnownFacesConfigEnt
     return entry
 
 
-def _find_person(people: list[dict[str, Any]], wanted: str) -> dict[str, Any] | None:
-    """A person by slug, else by display name (case-insensitive)."""
+def _slug_of(people: list[dict[str, Any]], wanted: str) -> str | None:
+    """The slug of a person given by slug, else by display name (case-insensitive)."""
     for person in people:
         if person.get("person") == wanted:
-            return person
+            return wanted
     folded = wanted.casefold()
     for person in people:
         if str(person.get("name", "")).casefold() == folded:
-            return person
+            return str(person["person"])
     return None
 
 
 def _resolve_person(people: list[dict[str, Any]], wanted: str) -> str:
     """The slug of an existing person, or a translated error naming what was asked for."""
-    person = _find_person(people, wanted.strip())
-    if person is None:
+    slug = _slug_of(people, wanted.strip())
+    if slug is None:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="unknown_person",
             translation_placeholders={"person": wanted},
         )
-    return str(person["person"])
+    return slug
 
 
 async def _async_read_image(hass: HomeAssistant, call: ServiceCall) -> tuple[bytes, str]:
@@ -207,9 +209,14 @@ async def _async_read_image(hass: HomeAssistant, call: ServiceCall) -> tuple[byt
     else:
         image = await _async_download(hass, call.data[ATTR_URL])
         source = "home_assistant:url"
-    if len(image) > MAX_IMAGE_BYTES:
-        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="image_too_large")
+    _check_size(len(image))
     return image, source
+
+
+def _check_size(size: int) -> None:
+    """Refuse an image larger than the service takes before sending it."""
+    if size > MAX_IMAGE_BYTES:
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="image_too_large")
 
 
 async def _async_read_file(hass: HomeAssistant, file_path: str) -> bytes:
@@ -248,14 +255,23 @@ async def _async_camera_snapshot(hass: HomeAssistant, entity_id: str) -> bytes:
 
 
 async def _async_download(hass: HomeAssistant, url: str) -> bytes:
-    """Fetch an image by URL with Home Assistant's HTTP session."""
+    """Fetch a whole image by URL with Home Assistant's HTTP session, up to the size limit.
+
+    Read to the end: one `read(n)` returns only what has arrived so far. A failure is the
+    network's or the other server's, not the user's, so it is a `HomeAssistantError`.
+    """
     session = async_get_clientsession(hass)
     try:
         async with session.get(url, timeout=_DOWNLOAD_TIMEOUT) as resp:
             resp.raise_for_status()
-            return await resp.content.read(MAX_IMAGE_BYTES + 1)
+            _check_size(resp.content_length or 0)
+            image = bytearray()
+            async for chunk in resp.content.iter_chunked(_DOWNLOAD_CHUNK):
+                image += chunk
+                _check_size(len(image))
+            return bytes(image)
     except (aiohttp.ClientError, TimeoutError) as err:
-        raise ServiceValidationError(
+        raise HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key="download_failed",
             translation_placeholders={"url": url, "error": str(err)},
@@ -278,7 +294,7 @@ def _raise_translated(
 ) -> NoReturn:
     """Map one client error; the user's mistakes become `ServiceValidationError`."""
     if isinstance(err, RequestRejected):
-        key = err.code if err.code in USER_ERROR_CODES else None
+        key = USER_ERROR_KEYS.get(err.code)
         if key is None and err.status == 413:
             key = "image_too_large"
         if key is not None:
@@ -291,6 +307,12 @@ def _raise_translated(
             translation_domain=DOMAIN,
             translation_key="request_rejected",
             translation_placeholders={"code": err.code, "message": err.message},
+        ) from err
+    if isinstance(err, ServiceTooOld):
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="service_too_old",
+            translation_placeholders={"url": entry.runtime_data.client.url},
         ) from err
     if isinstance(err, InvalidAuth):
         # The token stopped working: let the user enter the new one.

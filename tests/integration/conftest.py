@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator
+from pathlib import Path
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
@@ -10,6 +11,9 @@ import pytest
 from homeassistant.const import CONF_TOKEN, CONF_URL, MAJOR_VERSION, MINOR_VERSION
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
+from syrupy.location import PyTestLocation
 
 from custom_components.known_faces.const import DOMAIN
 
@@ -26,6 +30,25 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
 def expected_lingering_timers() -> bool:
     """HA 2025.4's MQTT client leaves its periodic timer behind; newer releases are checked."""
     return (MAJOR_VERSION, MINOR_VERSION) < (2025, 5)
+
+
+class SnapshotExtension(HomeAssistantSnapshotExtension):
+    """Home Assistant's serialiser, with the snapshot folder of the newer releases everywhere.
+
+    HA 2025.4's harness keeps them in `__snapshots__`, later ones in `snapshots`: one folder
+    serves both supported releases.
+    """
+
+    @classmethod
+    def dirname(cls, *, test_location: PyTestLocation) -> str:
+        """`snapshots` beside the test file."""
+        return str(Path(test_location.filepath).parent / "snapshots")
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """The snapshot fixture with the extension above."""
+    return snapshot.use_extension(SnapshotExtension)
 
 
 @pytest.fixture

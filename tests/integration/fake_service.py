@@ -2,10 +2,12 @@
 
 It keeps people in memory and decides an enrollment's fate from the image bytes: an image whose
 bytes are one of the service's 422 reasons (b"no_face", ...) is refused with that reason.
+`legacy = True` makes it answer like a service older than `topic_prefix` and enroll-by-name.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -15,6 +17,7 @@ TOKEN = "s3cret-token"
 INSTANCE_ID = "7d1c3a2e-1f4b-4f0e-9c55-2b6d8e0a4f11"
 REJECTIONS = {"no_face", "several_faces", "too_small", "blurred", "low_quality"}
 IMAGE = b"\xff\xd8\xff\xe0 a jpeg of alice"
+TOPIC_PREFIX = "known_faces"
 
 
 def _error(status: int, code: str, message: str = "") -> web.Response:
@@ -31,20 +34,26 @@ class FakeService:
         self.people: dict[str, dict[str, Any]] = {}
         self.faces: list[tuple[str, bytes, str]] = []
         self.recognized: list[dict[str, str]] = []
+        self.requests: list[str] = []
         self.runner: web.AppRunner | None = None
         self.url = ""
+        self.legacy = False
+        self.topic_prefix = TOPIC_PREFIX
+        # Served by `/large.jpg` in small pieces with pauses, as a slow network hands them over.
+        self.large_image = b""
 
     async def start(self) -> str:
         """Serve on a free port of 127.0.0.1; returns the base URL."""
         app = web.Application(middlewares=[self._auth])
         app.router.add_get("/api/v1/health", self._health)
         app.router.add_get("/api/v1/people", self._list)
-        app.router.add_post("/api/v1/people", self._create)
+        app.router.add_post("/api/v1/enroll", self._enroll)
         app.router.add_patch("/api/v1/people/{slug}", self._rename)
         app.router.add_delete("/api/v1/people/{slug}", self._delete)
         app.router.add_post("/api/v1/people/{slug}/faces", self._add_face)
         app.router.add_post("/api/v1/recognize", self._recognize)
         app.router.add_get("/image.jpg", self._image)
+        app.router.add_get("/large.jpg", self._large_image)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -67,34 +76,48 @@ class FakeService:
     @web.middleware
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
         """Every route but /health and the test image needs the bearer token."""
-        public = request.path in ("/api/v1/health", "/image.jpg")
+        self.requests.append(f"{request.method} {request.path}")
+        public = request.path in ("/api/v1/health", "/image.jpg", "/large.jpg")
         if not public and request.headers.get("Authorization") != f"Bearer {self.token}":
             return _error(401, "unauthorized")
         return await handler(request)
 
     async def _health(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "status": "ok",
-                "service": "known_faces",
-                "version": "0.1.0",
-                "instance_id": INSTANCE_ID,
-                "model": "mobilefacenet-192",
-                "people": len(self.people),
-                "mqtt": "connected",
-            }
-        )
+        health = {
+            "status": "ok",
+            "service": "known_faces",
+            "version": "0.1.0",
+            "instance_id": INSTANCE_ID,
+            "model": "mobilefacenet-192",
+            "people": len(self.people),
+            "mqtt": "connected",
+        }
+        if not self.legacy:
+            health["topic_prefix"] = self.topic_prefix
+        return web.json_response(health)
 
     async def _list(self, request: web.Request) -> web.Response:
         return web.json_response({"people": list(self.people.values())})
 
-    async def _create(self, request: web.Request) -> web.Response:
-        name = (await request.json()).get("name", "")
-        if not name.strip():
+    async def _enroll(self, request: web.Request) -> web.Response:
+        """Enroll by name: an existing person (any case) gets the face, else one is created."""
+        if self.legacy:
+            return _error(404, "not_found", "Not Found")
+        name = request.query.get("name", "").strip()
+        if not name:
             return _error(400, "invalid_name")
-        if any(p["name"].casefold() == name.casefold() for p in self.people.values()):
-            return _error(409, "duplicate_name")
-        return web.json_response(self.add_person(name), status=201)
+        body = await request.read()
+        refusal = self._refusal(body)
+        if refusal is not None:
+            return refusal
+        person = next(
+            (p for p in self.people.values() if p["name"].casefold() == name.casefold()), None
+        )
+        created = person is None
+        if person is None:
+            person = self.add_person(name)
+        face = self._store_face(person, body, request.query.get("source", ""))
+        return web.json_response({"face": face, "person": person, "created": created}, status=201)
 
     async def _rename(self, request: web.Request) -> web.Response:
         person = self.people.get(request.match_info["slug"])
@@ -116,6 +139,15 @@ class FakeService:
         if person is None:
             return _error(404, "unknown_person")
         body = await request.read()
+        refusal = self._refusal(body)
+        if refusal is not None:
+            return refusal
+        face = self._store_face(person, body, request.query.get("source", ""))
+        return web.json_response({"face": face, "person": person}, status=201)
+
+    @staticmethod
+    def _refusal(body: bytes) -> web.Response | None:
+        """The service's answer to an image it does not take, or None to take it."""
         if body == b"huge":
             return _error(413, "too_large")
         if body == b"odd":
@@ -124,10 +156,13 @@ class FakeService:
             return _error(422, body.decode(), f"rejected: {body.decode()}")
         if not body.startswith(b"\xff\xd8"):
             return _error(400, "invalid_image")
-        self.faces.append((person["person"], body, request.query.get("source", "")))
+        return None
+
+    def _store_face(self, person: dict[str, Any], body: bytes, source: str) -> dict[str, Any]:
+        """Keep an accepted face; returns it as the service describes faces."""
+        self.faces.append((person["person"], body, source))
         person["face_count"] += 1
-        face = {"id": len(self.faces), "source": request.query.get("source"), "quality": 0.9}
-        return web.json_response({"face": face, "person": person}, status=201)
+        return {"id": len(self.faces), "source": source, "quality": 0.9}
 
     async def _recognize(self, request: web.Request) -> web.Response:
         await request.read()
@@ -151,3 +186,13 @@ class FakeService:
 
     async def _image(self, request: web.Request) -> web.Response:
         return web.Response(body=IMAGE, content_type="image/jpeg")
+
+    async def _large_image(self, request: web.Request) -> web.StreamResponse:
+        """Chunked, 16 KiB at a time with a pause after each, like a camera on Wi-Fi."""
+        response = web.StreamResponse(headers={"Content-Type": "image/jpeg"})
+        await response.prepare(request)
+        for start in range(0, len(self.large_image), 16 * 1024):
+            await response.write(self.large_image[start : start + 16 * 1024])
+            await asyncio.sleep(0.005)
+        await response.write_eof()
+        return response

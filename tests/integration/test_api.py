@@ -12,6 +12,7 @@ from custom_components.known_faces.api import (
     KnownFacesClient,
     NotKnownFaces,
     RequestRejected,
+    ServiceTooOld,
 )
 
 from .fake_service import IMAGE, INSTANCE_ID, TOKEN, FakeService
@@ -34,10 +35,11 @@ async def test_round_trip(fake_service: FakeService) -> None:
         client = KnownFacesClient(session, fake_service.url + "/", TOKEN)
         assert (await client.health())["instance_id"] == INSTANCE_ID
         assert await client.people() == []
-        person = await client.create_person("Alice")
-        assert person["person"] == "alice"
+        result = await client.enroll("Alice", IMAGE, "test")
+        assert (result["person"]["person"], result["created"]) == ("alice", True)
+        assert (await client.enroll("ALICE", IMAGE, "test"))["created"] is False
         result = await client.add_face("alice", IMAGE, "test")
-        assert result["person"]["face_count"] == 1
+        assert result["person"]["face_count"] == 3
         assert (await client.rename_person("alice", "Alice B."))["name"] == "Alice B."
         assert (await client.recognize(IMAGE, camera="door"))["faces"][0]["person"] == "alice"
         assert fake_service.recognized == [{"publish": "false", "camera": "door"}]
@@ -52,12 +54,15 @@ async def test_errors(fake_service: FakeService) -> None:
             await KnownFacesClient(session, fake_service.url, "wrong").people()
         client = KnownFacesClient(session, fake_service.url, TOKEN)
         with pytest.raises(RequestRejected) as err:
-            await client.create_person("  ")
+            await client.enroll("  ", IMAGE, "test")
         assert (err.value.status, err.value.code) == (400, "invalid_name")
-        client_person = await client.create_person("Bob")
         with pytest.raises(RequestRejected) as err:
-            await client.add_face(client_person["person"], b"several_faces", "test")
+            await client.enroll("Bob", b"several_faces", "test")
         assert (err.value.status, err.value.code) == (422, "several_faces")
+        assert fake_service.people == {}
+        fake_service.legacy = True
+        with pytest.raises(ServiceTooOld):
+            await client.enroll("Bob", IMAGE, "test")
         await fake_service.stop()
         with pytest.raises(CannotConnect):
             await client.health()

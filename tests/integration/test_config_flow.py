@@ -25,7 +25,7 @@ from custom_components.known_faces.api import (
 from custom_components.known_faces.const import CONF_TOPIC_PREFIX, DOMAIN
 
 from . import HEALTH, URL
-from .fake_service import INSTANCE_ID, TOKEN
+from .fake_service import INSTANCE_ID, TOKEN, TOPIC_PREFIX
 
 pytestmark = pytest.mark.usefixtures("mock_setup_entry")
 
@@ -69,10 +69,43 @@ async def test_user_flow(hass: HomeAssistant, mock_client: AsyncMock) -> None:
         result["flow_id"], {CONF_URL: f"{URL}/", CONF_TOKEN: TOKEN}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"] == {CONF_URL: URL, CONF_TOKEN: TOKEN}
+    # The prefix the service reports is kept; older services report none.
+    assert result["data"] == {CONF_URL: URL, CONF_TOKEN: TOKEN, CONF_TOPIC_PREFIX: TOPIC_PREFIX}
     assert result["result"].unique_id == INSTANCE_ID
     mock_client.health.assert_awaited_once()
     mock_client.people.assert_awaited_once()
+
+
+async def test_user_flow_older_service(hass: HomeAssistant, mock_client: AsyncMock) -> None:
+    """A service that does not report its prefix leaves it out of the entry (default applies)."""
+    mock_client.health.return_value = {k: v for k, v in HEALTH.items() if k != "topic_prefix"}
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_URL: URL, CONF_TOKEN: TOKEN}
+    )
+    assert result["data"] == {CONF_URL: URL, CONF_TOKEN: TOKEN}
+
+
+async def test_user_flow_while_discovery_pending(
+    hass: HomeAssistant, mock_client: AsyncMock
+) -> None:
+    """Adding the service by hand while its MQTT discovery waits replaces the discovery.
+
+    Bug seen in a real instance: the user step aborted with `already_in_progress`.
+    """
+    announce = {"instance_id": INSTANCE_ID, "url": URL, "version": "0.1.0"}
+    discovered = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_MQTT}, data=_mqtt_info(json.dumps(announce))
+    )
+    assert discovered["step_id"] == "mqtt_confirm"
+
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_URL: URL, CONF_TOKEN: TOKEN}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].unique_id == INSTANCE_ID
+    assert hass.config_entries.flow.async_progress_by_handler(DOMAIN) == []
 
 
 @pytest.mark.parametrize(
@@ -131,23 +164,32 @@ async def test_hassio_discovery(hass: HomeAssistant, mock_client: AsyncMock) -> 
 
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"] == {CONF_URL: "http://127.0.0.1:8066", CONF_TOKEN: TOKEN}
+    assert result["data"] == {
+        CONF_URL: "http://127.0.0.1:8066",
+        CONF_TOKEN: TOKEN,
+        CONF_TOPIC_PREFIX: TOPIC_PREFIX,
+    }
     assert result["result"].unique_id == INSTANCE_ID
 
 
 async def test_hassio_discovery_updates_existing(
     hass: HomeAssistant, mock_client: AsyncMock, mock_config_entry: MockConfigEntry
 ) -> None:
-    """A rediscovered add-on updates host and token of its entry."""
+    """A rediscovered add-on updates host, token and the prefix it now publishes under."""
     mock_config_entry.add_to_hass(hass)
+    mock_client.health.return_value = {**HEALTH, "topic_prefix": "home/faces"}
     result = await hass.config_entries.flow.async_init(
         DOMAIN,
         context={"source": SOURCE_HASSIO},
-        data=_hassio_info(host="addon-host", token="new"),
+        data=_hassio_info(host="addon-host", token="new", topic_prefix="home/faces"),
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
-    assert mock_config_entry.data == {CONF_URL: "http://addon-host:8066", CONF_TOKEN: "new"}
+    assert mock_config_entry.data == {
+        CONF_URL: "http://addon-host:8066",
+        CONF_TOKEN: "new",
+        CONF_TOPIC_PREFIX: "home/faces",
+    }
 
 
 async def test_hassio_discovery_unreachable(hass: HomeAssistant, mock_client: AsyncMock) -> None:
@@ -177,7 +219,7 @@ async def test_mqtt_discovery(hass: HomeAssistant, mock_client: AsyncMock) -> No
     mock_client.people.side_effect = None
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_TOKEN: TOKEN})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"] == {CONF_URL: URL, CONF_TOKEN: TOKEN}
+    assert result["data"] == {CONF_URL: URL, CONF_TOKEN: TOKEN, CONF_TOPIC_PREFIX: TOPIC_PREFIX}
     assert result["result"].unique_id == INSTANCE_ID
 
 
@@ -218,6 +260,19 @@ async def test_mqtt_discovery_already_configured(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     assert mock_config_entry.data[CONF_URL] == URL
+
+
+async def test_mqtt_discovery_updates_prefix(
+    hass: HomeAssistant, mock_client: AsyncMock, mock_config_entry: MockConfigEntry
+) -> None:
+    """The prefix an announcement reports is the service's own: it updates the entry."""
+    mock_config_entry.add_to_hass(hass)
+    announce = {"instance_id": INSTANCE_ID, "url": URL, "topic_prefix": "home/faces"}
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_MQTT}, data=_mqtt_info(json.dumps(announce))
+    )
+    assert result["reason"] == "already_configured"
+    assert mock_config_entry.data[CONF_TOPIC_PREFIX] == "home/faces"
 
 
 async def test_reauth(
@@ -272,16 +327,21 @@ async def test_reconfigure(
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
-    assert mock_config_entry.data == {CONF_URL: "http://10.0.0.2:8066", CONF_TOKEN: "t2"}
+    assert mock_config_entry.data == {
+        CONF_URL: "http://10.0.0.2:8066",
+        CONF_TOKEN: "t2",
+        CONF_TOPIC_PREFIX: TOPIC_PREFIX,
+    }
 
 
 async def test_options_flow(
     hass: HomeAssistant, mock_client: AsyncMock, mock_config_entry: MockConfigEntry
 ) -> None:
-    """The topic prefix is validated and stored."""
+    """The override is validated and stored; an empty one follows the service again."""
     mock_config_entry.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(mock_config_entry.entry_id)
     assert result["step_id"] == "init"
+    assert result["description_placeholders"] == {"reported": "known_faces"}
 
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_TOPIC_PREFIX: "faces/#"}
@@ -293,3 +353,10 @@ async def test_options_flow(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert mock_config_entry.options == {CONF_TOPIC_PREFIX: "home/faces"}
+
+    result = await hass.config_entries.options.async_init(mock_config_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_TOPIC_PREFIX: " "}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert mock_config_entry.options == {}

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import json
+import logging
 from http import HTTPStatus
 from typing import Any
 from unittest.mock import AsyncMock
 
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.mqtt.const import MQTT_CONNECTION_STATE
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.const import (
+    STATE_OFF,
+    STATE_ON,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+    EntityCategory,
+)
 from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
@@ -54,6 +65,20 @@ def detected(**overrides: Any) -> str:
         "source": "mqtt",
         "model": "mobilefacenet-192",
         "latency_ms": 41.7,
+    }
+    payload.update(overrides)
+    return json.dumps(payload)
+
+
+def camera_state(camera: str = "garage", **overrides: Any) -> str:
+    """A retained camera state payload; `face_time` only where a test gives it (older services)."""
+    payload: dict[str, Any] = {
+        "camera": camera,
+        "time": "2026-11-23T13:45:12+00:00",
+        "snapshot_id": "s",
+        "face_count": 1,
+        "unknown": 0,
+        "people": [],
     }
     payload.update(overrides)
     return json.dumps(payload)
@@ -319,3 +344,165 @@ async def test_unload_unsubscribes(hass: HomeAssistant, init_integration: MockCo
     async_fire_mqtt_message(hass, "known_faces/event/person_detected", detected())
     await hass.async_block_till_done()
     assert bus_events == []
+
+
+GARAGE_IMAGE = "image.garage_last_face"
+CROP_TIME = "2026-11-23T13:45:12+00:00"
+
+
+async def test_face_time_is_the_crops(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """The image's state is the time the service took the crop, whatever order topics arrive in.
+
+    Bug seen in a real instance: the time was taken when the retained crop arrived, so the
+    state moved at every restart and reload although the crop was the same.
+    """
+    async_fire_mqtt_message(
+        hass, "known_faces/camera/garage/state", camera_state(face_time=CROP_TIME)
+    )
+    async_fire_mqtt_message(hass, "known_faces/camera/garage/face", b"\xff\xd8jpeg-1")
+    await hass.async_block_till_done()
+    before = hass.states.get(GARAGE_IMAGE)
+    assert before.state == CROP_TIME
+
+    # The broker hands the same retained crop over again (reconnect): nothing is written.
+    async_fire_mqtt_message(hass, "known_faces/camera/garage/face", b"\xff\xd8jpeg-1")
+    await hass.async_block_till_done()
+    assert hass.states.get(GARAGE_IMAGE).last_reported == before.last_reported
+
+    # A reload (as a restart) gets the retained messages again, here the crop first.
+    assert await hass.config_entries.async_reload(init_integration.entry_id)
+    await hass.async_block_till_done()
+    async_fire_mqtt_message(hass, "known_faces/camera/garage/face", b"\xff\xd8jpeg-1")
+    await hass.async_block_till_done()
+    async_fire_mqtt_message(
+        hass, "known_faces/camera/garage/state", camera_state(face_time=CROP_TIME)
+    )
+    await hass.async_block_till_done()
+    assert hass.states.get(GARAGE_IMAGE).state == CROP_TIME
+
+    # A new crop: its state message comes first, and the image moves only with the bytes.
+    new_time = "2026-11-23T14:00:00+00:00"
+    async_fire_mqtt_message(
+        hass, "known_faces/camera/garage/state", camera_state(face_time=new_time)
+    )
+    await hass.async_block_till_done()
+    assert hass.states.get(GARAGE_IMAGE).state == CROP_TIME
+    async_fire_mqtt_message(hass, "known_faces/camera/garage/face", b"\xff\xd8jpeg-2")
+    await hass.async_block_till_done()
+    assert hass.states.get(GARAGE_IMAGE).state == new_time
+
+    # An empty retained crop clears the image.
+    async_fire_mqtt_message(hass, "known_faces/camera/garage/face", b"")
+    await hass.async_block_till_done()
+    assert hass.states.get(GARAGE_IMAGE).state == STATE_UNKNOWN
+
+
+async def test_face_time_from_older_service(
+    hass: HomeAssistant, init_integration: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """A service that sends no `face_time`: the crop's arrival stands in for it."""
+    freezer.move_to("2026-11-23T15:00:00+00:00")
+    async_fire_mqtt_message(hass, "known_faces/camera/garage/state", camera_state())
+    async_fire_mqtt_message(hass, "known_faces/camera/garage/face", b"\xff\xd8jpeg-1")
+    await hass.async_block_till_done()
+    assert hass.states.get(GARAGE_IMAGE).state == "2026-11-23T15:00:00+00:00"
+
+
+async def test_updates_reach_only_their_subject(
+    hass: HomeAssistant, init_integration: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """A message about one camera or person writes only that subject's entities."""
+    async_fire_mqtt_message(hass, "known_faces/camera/garage/state", camera_state())
+    async_fire_mqtt_message(hass, "known_faces/camera/garage/face", b"\xff\xd8jpeg-1")
+    async_fire_mqtt_message(hass, "known_faces/camera/porch/state", camera_state("porch"))
+    await hass.async_block_till_done()
+    # States are updated in place when only `last_reported` moves: keep the times.
+    before = {state.entity_id: state.last_reported for state in hass.states.async_all()}
+
+    freezer.tick(10)
+    async_fire_mqtt_message(hass, "known_faces/camera/garage/face", b"\xff\xd8jpeg-2")
+    async_fire_mqtt_message(hass, "known_faces/camera/porch/state", camera_state("porch"))
+    await hass.async_block_till_done()
+
+    written = {
+        entity_id
+        for entity_id, reported in before.items()
+        if hass.states.get(entity_id).last_reported != reported
+    }
+    assert written == {
+        GARAGE_IMAGE,
+        "sensor.porch_face_count",
+        "sensor.porch_last_recognised_person",
+    }
+
+
+async def test_empty_person_state_clears_silently(
+    hass: HomeAssistant, init_integration: MockConfigEntry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An empty retained payload is the MQTT way of clearing a topic, not a malformed message.
+
+    Bug seen in a real instance: forgetting a person logged `Ignoring malformed person state`.
+    """
+    async_fire_mqtt_message(hass, "known_faces/event/person_detected", detected())
+    await hass.async_block_till_done()
+    assert init_integration.runtime_data.coordinator.data.sightings["alice"].camera == "front_door"
+
+    async_fire_mqtt_message(hass, "known_faces/person/alice/state", "")
+    await hass.async_block_till_done()
+    assert "alice" not in init_integration.runtime_data.coordinator.data.sightings
+    assert "malformed" not in caplog.text
+
+
+async def test_mqtt_connection_drives_availability(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """Without Home Assistant's own MQTT connection nothing shown is current: unavailable."""
+    async_fire_mqtt_message(hass, "known_faces/status", "online")
+    await hass.async_block_till_done()
+
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, False)
+    await hass.async_block_till_done()
+    assert hass.states.get(ALICE_CAMERA).state == STATE_UNAVAILABLE
+
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, True)
+    await hass.async_block_till_done()
+    assert hass.states.get(ALICE_CAMERA).state == STATE_UNKNOWN
+
+
+async def test_offline_logged_once(
+    hass: HomeAssistant, init_integration: MockConfigEntry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Going offline and coming back are each logged once, however often the status repeats."""
+    caplog.set_level(logging.INFO, logger="custom_components.known_faces")
+    for status in ("online", "offline", "offline", "online", "online"):
+        async_fire_mqtt_message(hass, "known_faces/status", status)
+        await hass.async_block_till_done()
+    assert caplog.text.count("is offline") == 1
+    assert caplog.text.count("is back online") == 1
+
+
+async def test_entity_categories(
+    hass: HomeAssistant, init_integration: MockConfigEntry, entity_registry: er.EntityRegistry
+) -> None:
+    """Figures for tuning are diagnostic; the similarities are disabled until wanted."""
+    async_fire_mqtt_message(hass, "known_faces/camera/garage/state", camera_state())
+    await hass.async_block_till_done()
+    expected = {
+        STATUS: (EntityCategory.DIAGNOSTIC, None),
+        "sensor.garage_face_count": (EntityCategory.DIAGNOSTIC, None),
+        "sensor.garage_last_similarity": (
+            EntityCategory.DIAGNOSTIC,
+            er.RegistryEntryDisabler.INTEGRATION,
+        ),
+        "sensor.alice_last_similarity": (
+            EntityCategory.DIAGNOSTIC,
+            er.RegistryEntryDisabler.INTEGRATION,
+        ),
+        "sensor.garage_last_recognised_person": (None, None),
+        ALICE_SEEN: (None, None),
+    }
+    for entity_id, (category, disabled_by) in expected.items():
+        entry = entity_registry.async_get(entity_id)
+        assert (entry.entity_category, entry.disabled_by) == (category, disabled_by), entity_id

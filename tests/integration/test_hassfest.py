@@ -2,7 +2,8 @@
 
 Checks what they would: manifest keys and ordering, services.yaml against Home Assistant's own
 services schema and selectors, every translation key the code uses present in strings.json,
-translations/en.json identical to strings.json, icons for every entity and service, hacs.json.
+translations/en.json identical to strings.json, every exception's placeholders filled where it
+is raised, icons for every entity and service, hacs.json, brand images and quality_scale.yaml.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import ast
 import json
 import re
+import string
+import struct
 from pathlib import Path
 
 import pytest
@@ -21,7 +24,7 @@ from homeassistant.helpers import selector
 from homeassistant.helpers import service as service_helper
 
 from custom_components.known_faces.event import EVENT_ATTRIBUTES
-from custom_components.known_faces.services import USER_ERROR_CODES
+from custom_components.known_faces.services import USER_ERROR_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "custom_components" / "known_faces"
@@ -186,10 +189,48 @@ def test_exception_translations() -> None:
     """Every exception translation key raised in the code, or mapped from the service, has text."""
     platform_files = {PACKAGE / f"{platform.value}.py" for platform in Platform}
     raised = _keyword_values("translation_key", [p for p in SOURCES if p not in platform_files])
-    used = raised | USER_ERROR_CODES | {"image_too_large", "request_rejected"}
+    used = raised | set(USER_ERROR_KEYS.values())
     assert used - set(STRINGS["exceptions"]) == set()
     for key, value in STRINGS["exceptions"].items():
         assert value["message"], key
+
+
+def _placeholders(message: str) -> set[str]:
+    """The `{name}` fields of a message."""
+    return {field for _, field, _, _ in string.Formatter().parse(message) if field}
+
+
+def test_exception_placeholders_filled() -> None:
+    """Every raise with a literal key passes each placeholder its message names.
+
+    A missing one is shown literally (`{person}`) by Home Assistant. The keys mapped from the
+    service's error codes are raised with the service's message only.
+    """
+    messages = {key: value["message"] for key, value in STRINGS["exceptions"].items()}
+    checked = 0
+    for path in SOURCES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id.endswith(("Error", "NotReady", "AuthFailed"))
+            ):
+                continue
+            keywords = {k.arg: k.value for k in node.keywords}
+            key = keywords.get("translation_key")
+            if not isinstance(key, ast.Constant):
+                continue
+            given = keywords.get("translation_placeholders")
+            names = (
+                {k.value for k in given.keys if isinstance(k, ast.Constant)}
+                if isinstance(given, ast.Dict)
+                else set()
+            )
+            assert _placeholders(messages[key.value]) <= names, (path.name, key.value)
+            checked += 1
+    assert checked > 10
+    for key in set(USER_ERROR_KEYS.values()):
+        assert _placeholders(messages[key]) <= {"message"}, key
 
 
 def test_config_flow_translations() -> None:
@@ -239,3 +280,103 @@ def test_hacs_json() -> None:
 def test_json_files_parse(path: str) -> None:
     """The JSON files parse (a trailing comma would break loading at runtime)."""
     assert isinstance(json.loads((PACKAGE / path).read_text()), dict)
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", path
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_brand_images() -> None:
+    """Icons and logos for the integration (HA 2026.3+ reads `brand/`) and for the add-on.
+
+    Sizes as the brands repository asks: icon 256x256 (@2x 512x512), logo with its shorter side
+    128-256 px (@2x 256-512); the add-on's icon is square, its logo wider than tall.
+    """
+    brand = PACKAGE / "brand"
+    assert _png_size(brand / "icon.png") == (256, 256)
+    assert _png_size(brand / "icon@2x.png") == (512, 512)
+    width, height = _png_size(brand / "logo.png")
+    assert 128 <= min(width, height) <= 256
+    assert width >= height
+    width, height = _png_size(brand / "logo@2x.png")
+    assert 256 <= min(width, height) <= 512
+    width, height = _png_size(ROOT / "addon" / "icon.png")
+    assert width == height
+    width, height = _png_size(ROOT / "addon" / "logo.png")
+    assert width > height
+
+
+RULES = {
+    "bronze": [
+        "action-setup",
+        "appropriate-polling",
+        "brands",
+        "common-modules",
+        "config-flow-test-coverage",
+        "config-flow",
+        "dependency-transparency",
+        "docs-actions",
+        "docs-high-level-description",
+        "docs-installation-instructions",
+        "docs-removal-instructions",
+        "entity-event-setup",
+        "entity-unique-id",
+        "has-entity-name",
+        "runtime-data",
+        "test-before-configure",
+        "test-before-setup",
+        "unique-config-entry",
+    ],
+    "silver": [
+        "action-exceptions",
+        "config-entry-unloading",
+        "docs-configuration-parameters",
+        "docs-installation-parameters",
+        "entity-unavailable",
+        "integration-owner",
+        "log-when-unavailable",
+        "parallel-updates",
+        "reauthentication-flow",
+        "test-coverage",
+    ],
+    "gold": [
+        "devices",
+        "diagnostics",
+        "discovery-update-info",
+        "discovery",
+        "docs-data-update",
+        "docs-examples",
+        "docs-known-limitations",
+        "docs-supported-devices",
+        "docs-supported-functions",
+        "docs-troubleshooting",
+        "docs-use-cases",
+        "dynamic-devices",
+        "entity-category",
+        "entity-device-class",
+        "entity-disabled-by-default",
+        "entity-translations",
+        "exception-translations",
+        "icon-translations",
+        "reconfiguration-flow",
+        "repair-issues",
+        "stale-devices",
+    ],
+    "platinum": ["async-dependency", "inject-websession", "strict-typing"],
+}
+
+
+def test_quality_scale() -> None:
+    """quality_scale.yaml settles every rule up to gold: done, or exempt with the reason why."""
+    rules = yaml.safe_load((PACKAGE / "quality_scale.yaml").read_text())["rules"]
+    assert set(rules) == {rule for tier in RULES.values() for rule in tier}
+    for tier in ("bronze", "silver", "gold"):
+        for rule in RULES[tier]:
+            status = rules[rule] if isinstance(rules[rule], str) else rules[rule]["status"]
+            assert status in {"done", "exempt"}, rule
+            if status == "exempt":
+                assert rules[rule]["comment"].strip(), rule

@@ -21,14 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from homeassistant.components import mqtt
 from homeassistant.const import CONF_TOKEN, CONF_URL, STATE_ON
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import device_registry as dr
 from PIL import Image
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
-from custom_components.known_faces.const import DOMAIN, EVENT_PERSON_DETECTED
+from custom_components.known_faces.const import CONF_TOPIC_PREFIX, DOMAIN, EVENT_PERSON_DETECTED
 
 from ..photos import REPO, faces_dir
 
@@ -73,10 +76,12 @@ class RealService:
     data_dir: Path
 
 
-def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+def _start(
+    args: list[str], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start a subprocess with its output in a log file."""
     with log.open("wb") as out:
-        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -99,7 +104,13 @@ def photos() -> Path:
 
 
 @pytest.fixture
-def real_service(socket_enabled: None, tmp_path: Path) -> Iterator[RealService]:
+def topic_prefix() -> str:
+    """The service's `topic_prefix` option; a test may override it."""
+    return "known_faces"
+
+
+@pytest.fixture
+def real_service(socket_enabled: None, tmp_path: Path, topic_prefix: str) -> Iterator[RealService]:
     """Mosquitto on a free port and `known-faces serve` on another, both in a temp dir."""
     binary = Path(os.environ.get("KNOWN_FACES_SERVICE_BIN", REPO / ".venv" / "bin" / "known-faces"))
     if not os.access(binary, os.X_OK):
@@ -133,6 +144,7 @@ def real_service(socket_enabled: None, tmp_path: Path) -> Iterator[RealService]:
                 str(mqtt_port),
             ],
             service_log,
+            env={**os.environ, "KNOWN_FACES_TOPIC_PREFIX": topic_prefix},
         )
         _wait_for_port(http_port, service, service_log)
         yield RealService(
@@ -174,21 +186,38 @@ async def _call(hass: HomeAssistant, service: str, data: dict[str, Any], **kwarg
     return await hass.services.async_call(DOMAIN, service, data, blocking=True, **kwargs)
 
 
-async def test_real_broker_and_service(
-    hass: HomeAssistant,
-    mock_hass_config: None,
-    real_service: RealService,
-    photos: Path,
-) -> None:
-    """Discovery, enrollment, a snapshot over MQTT and forgetting, end to end on real MQTT."""
+async def _setup_mqtt(hass: HomeAssistant, service: RealService) -> MockConfigEntry:
+    """Home Assistant's own MQTT integration on the test's Mosquitto."""
     mqtt_entry = MockConfigEntry(
         domain=mqtt.DOMAIN,
-        data={"broker": "127.0.0.1", "port": real_service.mqtt_port},
+        data={"broker": "127.0.0.1", "port": service.mqtt_port},
         version=1,
         minor_version=2,
     )
     mqtt_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(mqtt_entry.entry_id)
+    return mqtt_entry
+
+
+async def _wait_online(hass: HomeAssistant) -> None:
+    """Until the service's retained `online` has reached the status sensor."""
+    await _wait_for(
+        hass,
+        lambda: (s := hass.states.get("binary_sensor.known_faces_status")) and s.state == STATE_ON,
+        "the retained online status",
+    )
+
+
+async def test_real_broker_and_service(
+    hass: HomeAssistant,
+    mock_hass_config: None,
+    real_service: RealService,
+    photos: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Discovery, enrollment, a snapshot over MQTT and forgetting, end to end on real MQTT."""
+    mqtt_entry = await _setup_mqtt(hass, real_service)
     try:
         # The retained announce starts MQTT discovery of the service.
         flow = await _wait_for(
@@ -199,18 +228,35 @@ async def test_real_broker_and_service(
         assert flow[0]["context"]["source"] == "mqtt"
         instance_id = (real_service.data_dir / "instance_id").read_text().strip()
         assert flow[0]["context"]["unique_id"] == instance_id
-        hass.config_entries.flow.async_abort(flow[0]["flow_id"])
 
-        entry = await _setup_known_faces(hass, real_service)
-        await _wait_for(
-            hass,
-            lambda: (
-                (s := hass.states.get("binary_sensor.known_faces_status")) and s.state == STATE_ON
-            ),
-            "the retained online status",
+        # Adding the service by hand while that discovery waits replaces it (bug 1).
+        result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "user"})
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_URL: real_service.url, CONF_TOKEN: real_service.token}
         )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert hass.config_entries.flow.async_progress_by_handler(DOMAIN) == []
+        await hass.async_block_till_done()
+        entry = hass.config_entries.async_get_entry(result["result"].entry_id)
+        assert entry.data[CONF_TOPIC_PREFIX] == "known_faces"  # reported by /health
+        await _wait_online(hass)
 
-        hass.config.allowlist_external_dirs = {str(photos)}
+        # A refused enrollment creates nobody, not even for a moment (issue 9, bug 5): no
+        # person device appears, although the service republishes its gallery within a second.
+        created = async_capture_events(hass, dr.EVENT_DEVICE_REGISTRY_UPDATED)
+        blank = tmp_path / "wall.jpg"
+        Image.new("RGB", (320, 240), (200, 190, 180)).save(blank)
+        hass.config.allowlist_external_dirs = {str(photos), str(tmp_path)}
+        with pytest.raises(ServiceValidationError):
+            await _call(
+                hass,
+                "enroll",
+                {"config_entry": entry.entry_id, "name": "Wall", "file_path": str(blank)},
+            )
+        await asyncio.sleep(2)
+        await hass.async_block_till_done()
+        assert [e.data for e in created if e.data["action"] == "create"] == []
+
         await _call(
             hass,
             "enroll",
@@ -257,6 +303,24 @@ async def test_real_broker_and_service(
             lambda: entry.runtime_data.coordinator.data.cameras["front_door"].face,
             "the face crop",
         )
+        # The image's state is the time the service took the crop (its camera state says), and
+        # a reload, which hands the retained crop over again, leaves it alone (bug 3).
+        camera = entry.runtime_data.coordinator.data.cameras["front_door"]
+        assert camera.reported_face_time is not None
+        image = await _wait_for(
+            hass,
+            lambda: (
+                (s := hass.states.get("image.front_door_last_face")) and s.state != "unknown" and s
+            ),
+            "the face image",
+        )
+        assert image.state == camera.reported_face_time.isoformat()
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        await _wait_for(
+            hass,
+            lambda: hass.states.get("image.front_door_last_face").state == image.state,
+            "the same image time after a reload",
+        )
 
         await _call(hass, "forget", {"config_entry": entry.entry_id, "person": "Barack Obama"})
         await _wait_for(
@@ -264,6 +328,27 @@ async def test_real_broker_and_service(
             lambda: hass.states.get("sensor.barack_obama_last_seen_camera") is None,
             "the person's entities to go",
         )
+        # The service clears the person's retained state: no warning about it (bug 4).
+        await asyncio.sleep(1)
+        await hass.async_block_till_done()
+        assert "malformed" not in caplog.text
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        assert await hass.config_entries.async_unload(mqtt_entry.entry_id)
+        await hass.async_block_till_done()
+
+
+@pytest.mark.parametrize("topic_prefix", ["home/faces"])
+async def test_follows_the_services_prefix(
+    hass: HomeAssistant, mock_hass_config: None, real_service: RealService
+) -> None:
+    """A service on another prefix is followed from what it reports; no option is set."""
+    mqtt_entry = await _setup_mqtt(hass, real_service)
+    try:
+        entry = await _setup_known_faces(hass, real_service)
+        assert entry.data[CONF_TOPIC_PREFIX] == "home/faces"
+        assert entry.options == {}
+        await _wait_online(hass)
         assert await hass.config_entries.async_unload(entry.entry_id)
     finally:
         assert await hass.config_entries.async_unload(mqtt_entry.entry_id)
@@ -365,3 +450,44 @@ async def test_enroll_rejections_reach_the_user(
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, "forget", {"config_entry": http_entry.entry_id, "person": "Crowd"})
     assert err.value.translation_key == "unknown_person"
+
+
+async def test_enroll_from_url_of_a_large_photo(
+    hass: HomeAssistant, http_entry: MockConfigEntry, photos: Path
+) -> None:
+    """A real photo of several hundred KB, served in pieces by a real aiohttp server (bug 2).
+
+    Before the fix only what was buffered was read and the service called the image damaged.
+    """
+    photo = (photos / "people/barack_obama/barack_obama_1.jpg").read_bytes()
+    assert len(photo) > 200_000
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "image/jpeg"})
+        await response.prepare(request)
+        for start in range(0, len(photo), 16 * 1024):
+            await response.write(photo[start : start + 16 * 1024])
+            await asyncio.sleep(0.005)
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/photo.jpg", serve)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = _free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        response = await _call(
+            hass,
+            "enroll",
+            {
+                "config_entry": http_entry.entry_id,
+                "name": "Barack Obama",
+                "url": f"http://127.0.0.1:{port}/photo.jpg",
+            },
+            return_response=True,
+        )
+    finally:
+        await runner.cleanup()
+    assert (response["person"], response["created"]) == ("barack_obama", True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import random
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -11,6 +13,7 @@ from homeassistant.components.camera import Image
 from homeassistant.const import CONF_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from PIL import Image as PILImage
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.known_faces.const import DOMAIN
@@ -46,6 +49,27 @@ async def _call(hass: HomeAssistant, service: str, data: dict[str, Any], **kwarg
     return await hass.services.async_call(DOMAIN, service, data, blocking=True, **kwargs)
 
 
+def _check_error(err: pytest.ExceptionInfo[HomeAssistantError], key: str, user_error: bool) -> None:
+    """The error's translation key, its kind, and a message with every placeholder filled.
+
+    Bug seen in a real instance: the `unknown_person` message showed a literal `{person}`.
+    """
+    assert err.value.translation_key == key
+    assert isinstance(err.value, ServiceValidationError) is user_error
+    message = str(err.value)
+    assert message
+    assert "{" not in message, message
+
+
+def _photo_jpeg(width: int, height: int) -> bytes:
+    """A real JPEG of several hundred KB (noise compresses badly), made here."""
+    rng = random.Random(4)
+    image = PILImage.frombytes("RGB", (width, height), rng.randbytes(width * height * 3))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
 async def test_enroll_from_file_creates_person(
     hass: HomeAssistant, entry: MockConfigEntry, fake_service: FakeService, allowed_image: Path
 ) -> None:
@@ -60,6 +84,8 @@ async def test_enroll_from_file_creates_person(
     assert response["created"] is True
     assert fake_service.people["alice"]["face_count"] == 1
     assert fake_service.faces == [("alice", IMAGE, "home_assistant:file")]
+    # One atomic request, by name.
+    assert fake_service.requests[-1] == "POST /api/v1/enroll"
 
 
 async def test_enroll_existing_person_by_name(
@@ -70,12 +96,31 @@ async def test_enroll_existing_person_by_name(
     response = await _call(
         hass,
         "enroll",
-        {"config_entry": entry.entry_id, "name": "alice", "file_path": str(allowed_image)},
+        {"config_entry": entry.entry_id, "name": "ALICE", "file_path": str(allowed_image)},
         return_response=True,
     )
     assert response["created"] is False
     assert len(fake_service.people) == 1
     assert fake_service.people["alice"]["face_count"] == 1
+
+
+async def test_enroll_existing_person_by_slug(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_service: FakeService, allowed_image: Path
+) -> None:
+    """A slug names its person even when the display name differs."""
+    fake_service.add_person("Barack Obama")
+    response = await _call(
+        hass,
+        "enroll",
+        {"config_entry": entry.entry_id, "name": "barack_obama", "file_path": str(allowed_image)},
+        return_response=True,
+    )
+    assert (response["person"], response["name"], response["created"]) == (
+        "barack_obama",
+        "Barack Obama",
+        False,
+    )
+    assert fake_service.requests[-1] == "POST /api/v1/people/barack_obama/faces"
 
 
 async def test_enroll_path_not_allowed(
@@ -88,7 +133,7 @@ async def test_enroll_path_not_allowed(
         await _call(
             hass, "enroll", {"config_entry": entry.entry_id, "name": "A", "file_path": str(path)}
         )
-    assert err.value.translation_key == "path_not_allowed"
+    _check_error(err, "path_not_allowed", user_error=True)
 
 
 @pytest.mark.parametrize(
@@ -101,7 +146,11 @@ async def test_enroll_rejected_image(
     tmp_path: Path,
     reason: str,
 ) -> None:
-    """The service's 422 reason reaches the user, and the person made for the call is removed."""
+    """The service's 422 reason reaches the user, and nobody is created, not even for a moment.
+
+    Bug seen in a real instance: the person was created, then deleted, so their device and
+    entities appeared and vanished.
+    """
     hass.config.allowlist_external_dirs = {str(tmp_path)}
     path = tmp_path / "bad.jpg"
     path.write_bytes(reason.encode())
@@ -109,8 +158,23 @@ async def test_enroll_rejected_image(
         await _call(
             hass, "enroll", {"config_entry": entry.entry_id, "name": "Bob", "file_path": str(path)}
         )
-    assert err.value.translation_key == reason
+    _check_error(err, reason, user_error=True)
     assert fake_service.people == {}
+    assert fake_service.requests[-2:] == ["GET /api/v1/people", "POST /api/v1/enroll"]
+
+
+async def test_enroll_older_service(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_service: FakeService, allowed_image: Path
+) -> None:
+    """A service without enroll-by-name says it needs updating instead of failing oddly."""
+    fake_service.legacy = True
+    with pytest.raises(HomeAssistantError) as err:
+        await _call(
+            hass,
+            "enroll",
+            {"config_entry": entry.entry_id, "name": "Alice", "file_path": str(allowed_image)},
+        )
+    _check_error(err, "service_too_old", user_error=False)
 
 
 async def test_enroll_from_camera(
@@ -142,7 +206,7 @@ async def test_enroll_camera_failure(hass: HomeAssistant, entry: MockConfigEntry
         await _call(
             hass, "enroll", {"config_entry": entry.entry_id, "name": "A", "camera": "camera.x"}
         )
-    assert err.value.translation_key == "camera_failed"
+    _check_error(err, "camera_failed", user_error=False)
 
 
 async def test_enroll_from_url(
@@ -156,13 +220,56 @@ async def test_enroll_from_url(
     )
     assert fake_service.faces == [("alice", IMAGE, "home_assistant:url")]
 
-    with pytest.raises(ServiceValidationError) as err:
+
+async def test_enroll_from_url_large_image(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_service: FakeService
+) -> None:
+    """An image of several hundred KB that arrives in pieces is read to its end.
+
+    Bug seen in a real instance: only what was buffered was read, so a 141 KB JPEG arrived as
+    98 KB and the service called it damaged.
+    """
+    fake_service.large_image = _photo_jpeg(800, 600)
+    assert len(fake_service.large_image) > 300_000
+    await _call(
+        hass,
+        "enroll",
+        {"config_entry": entry.entry_id, "name": "Alice", "url": f"{fake_service.url}/large.jpg"},
+    )
+    assert fake_service.faces == [("alice", fake_service.large_image, "home_assistant:url")]
+
+
+async def test_download_size_limit(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_service: FakeService
+) -> None:
+    """A download stops at the size limit, even without a Content-Length to go by."""
+    fake_service.large_image = _photo_jpeg(800, 600)
+    with (
+        patch("custom_components.known_faces.services.MAX_IMAGE_BYTES", 100_000),
+        pytest.raises(ServiceValidationError) as err,
+    ):
         await _call(
             hass,
-            "enroll",
-            {"config_entry": entry.entry_id, "name": "Alice", "url": f"{fake_service.url}/nope"},
+            "recognize",
+            {"config_entry": entry.entry_id, "url": f"{fake_service.url}/large.jpg"},
+            return_response=True,
         )
-    assert err.value.translation_key == "download_failed"
+    _check_error(err, "image_too_large", user_error=True)
+    assert fake_service.recognized == []
+
+
+@pytest.mark.parametrize("path", ["/nope", None])
+async def test_download_failure_is_not_the_users(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_service: FakeService, path: str | None
+) -> None:
+    """A download that fails (HTTP error, server gone) is a `HomeAssistantError`.
+
+    Bug seen in a real instance: it was raised as `ServiceValidationError`, the user's fault.
+    """
+    url = f"{fake_service.url}{path}" if path else "http://127.0.0.1:9/a.jpg"
+    with pytest.raises(HomeAssistantError) as err:
+        await _call(hass, "enroll", {"config_entry": entry.entry_id, "name": "A", "url": url})
+    _check_error(err, "download_failed", user_error=False)
 
 
 @pytest.mark.parametrize(
@@ -175,7 +282,7 @@ async def test_enroll_needs_exactly_one_source(
     """None or two image sources is a user mistake."""
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, "enroll", {"config_entry": entry.entry_id, "name": "A", **sources})
-    assert err.value.translation_key == "one_image_source"
+    _check_error(err, "one_image_source", user_error=True)
 
 
 async def test_forget(
@@ -190,8 +297,8 @@ async def test_forget(
 
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, "forget", {"config_entry": entry.entry_id, "person": "carol"})
-    assert err.value.translation_key == "unknown_person"
-    assert err.value.translation_placeholders == {"person": "carol"}
+    _check_error(err, "unknown_person", user_error=True)
+    assert "carol" in str(err.value)
 
 
 async def test_rename(
@@ -209,7 +316,7 @@ async def test_rename(
         await _call(
             hass, "rename", {"config_entry": entry.entry_id, "person": "bob", "name": "Alice B."}
         )
-    assert err.value.translation_key == "duplicate_name"
+    _check_error(err, "duplicate_name", user_error=True)
 
 
 async def test_recognize_returns_faces(
@@ -250,8 +357,7 @@ async def test_service_down(
     await fake_service.stop()
     with pytest.raises(HomeAssistantError) as err:
         await _call(hass, "forget", {"config_entry": entry.entry_id, "person": "alice"})
-    assert not isinstance(err.value, ServiceValidationError)
-    assert err.value.translation_key == "cannot_connect"
+    _check_error(err, "cannot_connect", user_error=False)
 
 
 async def test_token_refused_starts_reauth(
@@ -261,7 +367,7 @@ async def test_token_refused_starts_reauth(
     fake_service.token = "rotated"
     with pytest.raises(HomeAssistantError) as err:
         await _call(hass, "forget", {"config_entry": entry.entry_id, "person": "alice"})
-    assert err.value.translation_key == "invalid_auth"
+    _check_error(err, "invalid_auth", user_error=False)
     await hass.async_block_till_done()
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
@@ -272,7 +378,7 @@ async def test_entry_not_loaded(hass: HomeAssistant, entry: MockConfigEntry) -> 
     await hass.config_entries.async_unload(entry.entry_id)
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, "forget", {"config_entry": entry.entry_id, "person": "alice"})
-    assert err.value.translation_key == "entry_not_loaded"
+    _check_error(err, "entry_not_loaded", user_error=True)
 
 
 async def test_single_entry_need_not_be_named(
@@ -286,14 +392,14 @@ async def test_single_entry_need_not_be_named(
     await hass.config_entries.async_unload(entry.entry_id)
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, "forget", {"person": "alice"})
-    assert err.value.translation_key == "entry_required"
+    _check_error(err, "entry_required", user_error=True)
 
 
 async def test_unknown_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     """An entry id that is not a Known Faces entry is refused."""
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, "forget", {"config_entry": "nope", "person": "alice"})
-    assert err.value.translation_key == "entry_not_found"
+    _check_error(err, "entry_not_found", user_error=True)
 
 
 @pytest.mark.parametrize(
@@ -323,7 +429,7 @@ async def test_other_refusals(
             "enroll",
             {"config_entry": entry.entry_id, "name": "Alice", "file_path": str(path)},
         )
-    assert err.value.translation_key == key
+    _check_error(err, key, user_error=error is ServiceValidationError)
 
 
 async def test_file_checks(hass: HomeAssistant, entry: MockConfigEntry, tmp_path: Path) -> None:
@@ -332,10 +438,10 @@ async def test_file_checks(hass: HomeAssistant, entry: MockConfigEntry, tmp_path
     data = {"config_entry": entry.entry_id, "name": "Alice"}
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, "enroll", {**data, "file_path": str(tmp_path / "missing.jpg")})
-    assert err.value.translation_key == "file_not_readable"
+    _check_error(err, "file_not_readable", user_error=True)
 
     big = tmp_path / "big.jpg"
     big.write_bytes(b"\xff\xd8" + b"0" * (20 * 1024 * 1024))
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, "enroll", {**data, "file_path": str(big)})
-    assert err.value.translation_key == "image_too_large"
+    _check_error(err, "image_too_large", user_error=True)
