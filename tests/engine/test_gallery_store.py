@@ -155,7 +155,10 @@ def test_the_service_starts_on_a_damaged_gallery(
                                       "mqtt_port": free_port()})
     runner = ServiceRunner(settings, engine).start(wait_mqtt=False)
     try:
-        assert runner.http("GET", "/health", token=None).status == 200
+        health = runner.http("GET", "/health", token=None)
+        assert health.status == 200
+        assert health.json()["status"] == "degraded"
+        assert health.json()["gallery_problems"]  # the skipped rows are reported
         answer = runner.http("POST", "/recognize?camera=door&publish=false",
                              photo(faces_manifest["people"]["barack_obama"][2]))
         assert answer.status == 200

@@ -50,7 +50,8 @@ def test_health_needs_no_token(api: ServiceRunner) -> None:
     assert body["service"] == "known_faces"
     assert body["mqtt"] == "connected"
     assert set(body) == {"status", "service", "version", "instance_id", "model", "people", "mqtt",
-                         "topic_prefix"}
+                         "topic_prefix", "gallery_problems"}
+    assert body["gallery_problems"] == []
 
 
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.auth], ids=lambda r: r.handler)

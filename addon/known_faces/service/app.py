@@ -158,9 +158,11 @@ class Service:
         return bool(self._mqtt and self._mqtt.connected)
 
     def health(self) -> dict[str, Any]:
-        """The ``/health`` answer, from memory only."""
+        """The ``/health`` answer, from memory only; ``degraded`` with the gallery rows that
+        were skipped because they could not be read."""
+        problems = self.gallery.problems()
         return {
-            "status": "ok",
+            "status": "degraded" if problems else "ok",
             "service": "known_faces",
             "version": self.version,
             "instance_id": self.instance_id,
@@ -168,6 +170,7 @@ class Service:
             "people": len(self.gallery_sync.people),
             "mqtt": "connected" if self.mqtt_connected else "disconnected",
             "topic_prefix": self.settings.topic_prefix,
+            "gallery_problems": problems,
         }
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -292,7 +295,8 @@ class Service:
     async def import_archive(self, path: Path, mode: str) -> tuple[int, int]:
         """Import, then embed what the archive lacks for this model, off the loop."""
         def work() -> tuple[int, int]:
-            counts = import_archive(self.gallery, path, mode=mode)
+            counts = import_archive(self.gallery, path, mode=mode,
+                                    models={self.engine.model_id: self.engine.embedder.dim})
             self.recognizer.refresh()
             return counts
 
