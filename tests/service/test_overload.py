@@ -42,38 +42,43 @@ def settled(runner: ServiceRunner) -> bool:
             and service.outbox.waiting == 0)
 
 
-@pytest.mark.xfail(reason="open bug found at the end of the session: since the store/http/cli "
-                   "merges a few flood events stay in flight unacknowledged; see the closing "
-                   "note", strict=False)
 def test_a_flood_from_six_cameras_delivers_or_counts_every_event(
-        start_service: Callable[..., ServiceRunner], listen: Callable[..., MqttProbe],
-        photo: Photo) -> None:
+        start_service: Callable[..., ServiceRunner], broker: Broker, photo: Photo) -> None:
     runner = start_service()
     enroll(runner, "Barack Obama", photo(OBAMA_1))
-    probe = listen(runner)
-    image = photo(OBAMA_1080)
-    deadline = time.monotonic() + 4
-    sent = 0
-    while time.monotonic() < deadline:  # as fast as the broker takes them, for 4 s
-        for camera in range(CAMERAS):
-            probe.client.publish(runner.service.snapshot_topics.topic(f"cam{camera}"), image,
-                                 qos=0)
-            sent += 1
-        time.sleep(0.005)
-    wait_until(lambda: settled(runner), 60)
-    total = produced(runner)
-    assert total >= CAMERAS  # every camera was recognised at least once
-    events = runner.service.topics.person_detected
-    probe.wait_for(lambda m: m.topic == events, 30, count=int(total - dropped_events(runner)))
-    time.sleep(0.5)  # nothing more arrives than was produced
-    delivered = [m for m in probe.messages if m.topic == events]
-    assert len({json.loads(m.payload)["event_id"] for m in delivered}) == len(delivered)
-    assert len(delivered) + dropped_events(runner) == total
-    assert all(json.loads(m.payload)["person"] == "barack_obama" for m in delivered)
-    # Snapshots either became results or were replaced by newer ones, and both were counted.
-    metrics = runner.service.metrics
-    processed = sum(metrics.processed.values.values())
-    assert processed + sum(metrics.dropped.values.values()) == sent
+    # The cameras and the subscriber are separate clients, as in a house: a subscriber to
+    # `prefix/#` would also get every 1080p snapshot back, fall behind, and Mosquitto would
+    # drop messages to it beyond its per-client queue (seen: 2 of 127 events, with the
+    # service's every publish acknowledged).
+    cameras = MqttProbe(broker.port, runner.service.topics.prefix + "/status")
+    probe = MqttProbe(broker.port, runner.service.topics.person_detected)
+    try:
+        image = photo(OBAMA_1080)
+        deadline = time.monotonic() + 4
+        sent = 0
+        while time.monotonic() < deadline:  # as fast as the broker takes them, for 4 s
+            for camera in range(CAMERAS):
+                cameras.client.publish(runner.service.snapshot_topics.topic(f"cam{camera}"), image,
+                                       qos=0)
+                sent += 1
+            time.sleep(0.005)
+        wait_until(lambda: settled(runner), 60)
+        total = produced(runner)
+        assert total >= CAMERAS  # every camera was recognised at least once
+        events = runner.service.topics.person_detected
+        probe.wait_for(lambda m: m.topic == events, 30, count=int(total - dropped_events(runner)))
+        time.sleep(0.5)  # nothing more arrives than was produced
+        delivered = [m for m in probe.messages if m.topic == events]
+        assert len({json.loads(m.payload)["event_id"] for m in delivered}) == len(delivered)
+        assert len(delivered) + dropped_events(runner) == total
+        assert all(json.loads(m.payload)["person"] == "barack_obama" for m in delivered)
+        # Snapshots either became results or were replaced by newer ones, and both were counted.
+        metrics = runner.service.metrics
+        processed = sum(metrics.processed.values.values())
+        assert processed + sum(metrics.dropped.values.values()) == sent
+    finally:
+        cameras.close()
+        probe.close()
 
 
 @pytest.fixture
