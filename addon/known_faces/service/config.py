@@ -24,6 +24,8 @@ from ..pipeline.match import MatchSettings
 from ..pipeline.quality import QualityGates
 from ..publish.outbox import MAX_EVENTS
 from ..sources.cameras import CAMERA_RE
+from .frigate_config import LIST_OPTIONS as FRIGATE_LIST_OPTIONS
+from .frigate_config import FrigateSettings, frigate_options
 
 SUPERVISOR_OPTIONS = Path("/data/options.json")
 SUPERVISOR_DATA_DIR = Path("/data")
@@ -92,6 +94,7 @@ OPTIONS_SCHEMA = vol.Schema(
         # re-embedded from its stored crops when it changes.
         vol.Optional("embedder_file"): vol.Coerce(str),
         vol.Optional("embedder_preprocessing"): _preprocessing,
+        **frigate_options(PREFIX_RE),
     }
 )
 
@@ -116,7 +119,7 @@ SERVICE_SCHEMA = OPTIONS_SCHEMA.extend(
     }
 )
 
-_LIST_OPTIONS = ("snapshot_topics", "cameras")
+_LIST_OPTIONS = ("snapshot_topics", "cameras", *FRIGATE_LIST_OPTIONS)
 
 
 class ConfigError(Exception):
@@ -159,6 +162,7 @@ class Settings:
     workers: int
     publish_queue: int
     advertise_url: str | None
+    frigate: FrigateSettings
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any], *, under_supervisor: bool = False) -> Settings:
@@ -200,6 +204,7 @@ class Settings:
             workers=data["workers"],
             publish_queue=data["publish_queue"],
             advertise_url=data.get("advertise_url"),
+            frigate=FrigateSettings.from_options(data),
         )
 
 
