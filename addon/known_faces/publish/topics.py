@@ -45,3 +45,8 @@ class Topics:
     def person_state(self, slug: str) -> str:
         """Retained last sighting of a person."""
         return f"{self.prefix}/person/{slug}/state"
+
+    @property
+    def frigate_event(self) -> str:
+        """The consolidated answer about each followed Frigate event (DESIGN §10)."""
+        return f"{self.prefix}/event/frigate"

@@ -24,6 +24,7 @@ from .. import __version__
 from ..pipeline.engine import Engine
 from ..pipeline.match import MatchSettings
 from ..publish import payloads
+from ..publish.frigate import FrigatePublisher
 from ..publish.mqtt_results import ResultPublisher
 from ..publish.outbox import Message, Outbox
 from ..publish.topics import Topics
@@ -33,6 +34,8 @@ from ..sources.snapshot import Snapshot
 from ..store.archive import export_archive, import_archive
 from ..store.gallery import Face, Gallery, Person
 from .config import Settings
+from .frigate import FrigateFollower, build_follower
+from .frigate_config import frigate_url
 from .gallery_sync import GallerySync
 from .http_api import build_app
 from .identity import ensure_instance_id, ensure_token
@@ -128,6 +131,9 @@ class Service:
                                            workers=settings.workers, camera_match=camera_match)
         self.gallery_sync = GallerySync(self.recognizer, self.outbox, self.publisher,
                                         engine.model_id)
+        self.frigate_publisher = FrigatePublisher(self.topics, self.outbox,
+                                                  double_take=settings.frigate.double_take)
+        self.frigate: FrigateFollower | None = None
         self._mqtt: MqttLink | None = None
         self.http_port = settings.http_port
         self.http_app: web.Application | None = None
@@ -179,9 +185,15 @@ class Service:
         loop = asyncio.get_running_loop()
         await self.gallery_sync.refresh()
         broker = await choose_broker(self.settings, self.supervisor)
+        url = await frigate_url(self.settings.frigate, self.supervisor)
+        if url is not None:
+            self.frigate = build_follower(self.settings.frigate, url, self.recognition,
+                                          self.frigate_publisher, self.metrics)
+        follow = (self.frigate.topic,) if self.frigate is not None else ()
         self._mqtt = MqttLink(
             broker, client_id=f"known-faces-{self.instance_id[:12]}",
-            status_topic=self.topics.status, subscriptions=self.snapshot_topics.filters,
+            status_topic=self.topics.status,
+            subscriptions=(*self.snapshot_topics.filters, *follow),
             loop=loop, callbacks=LinkCallbacks(
                 on_message=self._on_message, on_connected=self._on_connected,
                 on_disconnected=lambda: self.outbox.connected(False),
@@ -206,6 +218,8 @@ class Service:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if self.frigate is not None:
+                await self.frigate.close()
             await runner.cleanup()
             await asyncio.to_thread(self._mqtt.stop)
             await asyncio.to_thread(self.recognition.shutdown)
@@ -238,10 +252,14 @@ class Service:
         announce = payloads.announce(self.instance_id, advertised_url(self.settings),
                                      self.version, self.settings.topic_prefix)
         self.outbox.state(self.topics.announce, json.dumps(announce))
+        self.frigate_publisher.available(True)
         self.outbox.connected(True)
 
     def _on_message(self, topic: str, payload: bytes, received: float) -> None:
         """On the loop, from the MQTT thread: a snapshot topic's image into the intake."""
+        if self.frigate is not None and topic == self.frigate.topic:
+            self.frigate.on_message(payload, received)
+            return
         camera = self.snapshot_topics.camera_of(topic)
         if camera is not None:
             self.recognition.submit(Snapshot(camera, payload, received))
