@@ -369,3 +369,24 @@ def test_many_concurrent_events_stay_bounded(
         setup.send("end", event_id, "cam0")
     wait_until(lambda: follower.remembered == 0, 10)
     assert json.loads(setup.runner.http("GET", "/health").body)["status"] == "ok"
+
+
+def test_a_better_frame_updates_the_sub_label_and_camera_thresholds_apply(
+        follow: Callable[..., Setup], frigate: FakeFrigate, photo: Photo) -> None:
+    setup = follow(frigate.url, frigate_stop_on_match=False, frigate_attempts=2,
+                   cameras=[{"name": "strict", "match_threshold": 0.99}])
+    enroll(setup.runner, "Barack Obama", photo(OBAMA))
+    # Frame scores with this gallery: OBAMA_2 ≈ 0.80, then OBAMA_3 ≈ 0.87.
+    frigate.add_event("1700000010.1-up", "door", [photo(OBAMA_3)], latest=[photo(OBAMA_2)])
+    setup.send("new", "1700000010.1-up", "door")
+    wait_until(lambda: len(frigate.sub_labels_of("1700000010.1-up")) >= 2, 30)
+    bodies = frigate.sub_labels_of("1700000010.1-up")
+    assert [b["subLabel"] for b in bodies] == ["Barack Obama", "Barack Obama"]
+    assert bodies[1]["subLabelScore"] > bodies[0]["subLabelScore"]
+    # The same face on a camera that demands 0.99 stays unknown: nothing is written.
+    frigate.add_event("1700000010.2-strict", "strict", [photo(OBAMA_3)],
+                      latest=[photo(OBAMA_2)])
+    setup.send("new", "1700000010.2-strict", "strict")
+    answer = setup.answers("1700000010.2-strict")[0]
+    assert answer["verdict"] == "unknown"
+    assert frigate.sub_labels_of("1700000010.2-strict") == []

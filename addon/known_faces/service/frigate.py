@@ -240,6 +240,8 @@ class FrigateFollower:
                 self._answer(followed, "new", verdict)
         elif verdict.names != followed.published.names:
             self._answer(followed, "update", verdict)
+        elif verdict.kind == "known":
+            self._write_back(event, verdict)  # the same people, perhaps a better score
 
     def _close(self, followed: Followed) -> None:
         """Frigate ended the event: stop fetching, publish the final answer, forget it."""
