@@ -220,6 +220,7 @@ class Service:
             await asyncio.gather(*tasks, return_exceptions=True)
             if self.frigate is not None:
                 await self.frigate.close()
+            self.frigate_publisher.available(False)
             await runner.cleanup()
             await asyncio.to_thread(self._mqtt.stop)
             await asyncio.to_thread(self.recognition.shutdown)
