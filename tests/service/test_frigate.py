@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -390,3 +391,33 @@ def test_a_better_frame_updates_the_sub_label_and_camera_thresholds_apply(
     answer = setup.answers("1700000010.2-strict")[0]
     assert answer["verdict"] == "unknown"
     assert frigate.sub_labels_of("1700000010.2-strict") == []
+
+
+def test_the_next_event_of_a_camera_after_an_end_mid_recognition(
+        follow: Callable[..., Setup], frigate: FakeFrigate, photo: Photo) -> None:
+    """The ended event's picture still waits in the intake (one worker, kept busy by another
+    camera); the next event of that camera waits for its turn instead of being refused."""
+    setup = follow(frigate.url, workers=1)
+    enroll(setup.runner, "Barack Obama", photo(OBAMA))
+    busy, stop = photo("resolution/obama-1080p.jpg"), threading.Event()
+
+    def other_camera() -> None:
+        while not stop.is_set():
+            setup.probe.publish(f"{setup.runner.service.topics.prefix}/snapshot/other", busy)
+            time.sleep(0.01)
+
+    flood = threading.Thread(target=other_camera)
+    flood.start()
+    try:
+        for n in range(4):
+            event_id = f"1700000011.{n}-turn"
+            frigate.add_event(event_id, "door", [photo(OBAMA_3)], latest=[photo(OBAMA_2)])
+            setup.send("new", event_id, "door")
+            assert setup.answers(event_id)[0]["person"] == "barack_obama"
+            setup.send("end", event_id, "door")  # its snapshot frame is still waiting
+    finally:
+        stop.set()
+        flood.join()
+    for frame in ("latest", "snapshot"):
+        assert setup.metric("known_faces_frigate_frames_total", frame=frame,
+                            outcome="failed") == 0

@@ -65,7 +65,12 @@ class Followed:
 
 
 class CameraTurns:
-    """One waiting picture per camera: a lock per camera in use, forgotten when unused."""
+    """One waiting picture per camera: a lock per camera in use, forgotten when unused.
+
+    A waiter cancelled (its event ended) keeps the camera's turn until its picture is done:
+    the intake still holds it, and a second waited-for picture of that camera would be
+    refused as busy.
+    """
 
     def __init__(self) -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -76,19 +81,40 @@ class CameraTurns:
         lock, users = self._locks.get(camera, (asyncio.Lock(), 0))
         self._locks[camera] = (lock, users + 1)
         try:
-            async with lock:
-                reply: asyncio.Future[SnapshotResult] = (
-                    asyncio.get_running_loop().create_future())
-                snapshot.reply = reply
-                snapshot.received = time.monotonic()
-                recognition.submit(snapshot)
-                return await reply
+            await lock.acquire()
+        except BaseException:
+            self._release(camera, locked=False)
+            raise
+        reply: asyncio.Future[SnapshotResult] = asyncio.get_running_loop().create_future()
+        try:
+            snapshot.reply = reply
+            snapshot.received = time.monotonic()
+            recognition.submit(snapshot)
+        except BaseException:
+            self._release(camera)
+            raise
+        try:
+            return await asyncio.shield(reply)
         finally:
-            lock, users = self._locks[camera]
-            if users <= 1:
-                del self._locks[camera]
+            if reply.done():
+                self._release(camera)
             else:
-                self._locks[camera] = (lock, users - 1)
+                reply.add_done_callback(lambda done: self._finished(camera, done))
+
+    def _finished(self, camera: str, reply: asyncio.Future[SnapshotResult]) -> None:
+        """A cancelled waiter's picture is done: its outcome is nobody's now; free the turn."""
+        if not reply.cancelled():
+            reply.exception()
+        self._release(camera)
+
+    def _release(self, camera: str, *, locked: bool = True) -> None:
+        lock, users = self._locks[camera]
+        if locked:
+            lock.release()
+        if users <= 1:
+            del self._locks[camera]
+        else:
+            self._locks[camera] = (lock, users - 1)
 
 
 class FrigateFollower:
@@ -231,6 +257,7 @@ class FrigateFollower:
             result = await self._turns.recognise(event.camera, self._recognition, snapshot)
         except KnownFacesError:  # not an image, too large, intake busy: counted there
             self.frames.inc(frame=frame, outcome="failed")
+            followed.digests.pop(frame, None)  # the next attempt tries the picture again
             return
         self.frames.inc(frame=frame, outcome="recognised")
         followed.vote.add(result, frame)
