@@ -421,3 +421,26 @@ def test_the_next_event_of_a_camera_after_an_end_mid_recognition(
     for frame in ("latest", "snapshot"):
         assert setup.metric("known_faces_frigate_frames_total", frame=frame,
                             outcome="failed") == 0
+
+
+def test_an_update_after_faceless_attempts_tries_again(
+        follow: Callable[..., Setup], frigate: FakeFrigate, photo: Photo) -> None:
+    """Frigate sends ``update`` when it has a better snapshot: another round of attempts,
+    whose answer is published as a correction."""
+    setup = follow(frigate.url, frigate_attempts=1)
+    enroll(setup.runner, "Barack Obama", photo(OBAMA))
+    frigate.add_event("1700000012.1-again", "door", [photo(NO_FACE)], latest=[photo(NO_FACE)])
+    setup.send("new", "1700000012.1-again", "door")
+    assert setup.answers("1700000012.1-again")[0]["verdict"] == "no_face"
+    frigate.add_event("1700000012.1-again", "door", [photo(OBAMA_3)], latest=[photo(OBAMA_2)])
+    setup.send("update", "1700000012.1-again", "door")
+    update = setup.answers("1700000012.1-again", kind="update")[0]
+    assert update["person"] == "barack_obama"
+    assert update["attempts"] == 2
+    assert wait_until(lambda: frigate.sub_labels_of("1700000012.1-again"), 30)
+    # Once named, further updates fetch nothing more.
+    fetched = frigate.count("latest")
+    setup.send("update", "1700000012.1-again", "door")
+    setup.send("end", "1700000012.1-again", "door")
+    assert setup.answers("1700000012.1-again", kind="end")[0]["person"] == "barack_obama"
+    assert frigate.count("latest") == fetched

@@ -6,7 +6,9 @@ times ``interval_s`` apart, until the event ends or (``stop_on_match``) somebody
 new picture goes through the normal intake and recognizer as a waited-for snapshot of its
 camera (per-camera thresholds apply, its ``person_detected`` events carry
 ``frigate_event_id``); one picture per camera waits at a time, so two events of one camera
-take turns instead of refusing each other. The event's ``EventVote`` reads the answer after
+take turns instead of refusing each other. An ``update`` of an event whose attempts were spent
+without naming anybody starts another round (``MAX_ROUNDS`` in all): Frigate sends one when it
+has a better snapshot. The event's ``EventVote`` reads the answer after
 every frame; the publisher says it once confident (or when the attempts are spent), again
 only if a later frame changes who it is, and a last time at ``end``. Named answers are
 written back as Frigate sub labels.
@@ -45,6 +47,7 @@ LOG = logging.getLogger(__name__)
 
 MAX_ACTIVE = 32
 MAX_OPEN = 1024
+MAX_ROUNDS = 3
 BACKOFF_MAX_S = 30.0
 FRAMES = ("latest", "snapshot")
 SOURCE = "frigate"
@@ -58,6 +61,7 @@ class Followed:
     received: float
     vote: EventVote = field(default_factory=EventVote)
     attempts: int = 0
+    rounds: int = 0
     published: Verdict | None = None
     task: asyncio.Task[None] | None = None
     digests: dict[str, bytes] = field(default_factory=dict)
@@ -173,6 +177,7 @@ class FrigateFollower:
             return
         if followed is not None:
             followed.event = event
+            self._another_round(followed)
             return
         if not self._filter.admits(event):
             return
@@ -192,8 +197,20 @@ class FrigateFollower:
             _, oldest = self._open.popitem(last=False)
             if oldest.task is not None:
                 oldest.task.cancel()
-        self._active.add(event.id)
+        self._start(followed)
+
+    def _start(self, followed: Followed) -> None:
+        followed.rounds += 1
+        self._active.add(followed.event.id)
         followed.task = asyncio.create_task(self._follow(followed))
+
+    def _another_round(self, followed: Followed) -> None:
+        """An ``update`` (Frigate found a better snapshot, or the object moved) of an event
+        whose attempts are spent without naming anybody: try again, a few rounds at most."""
+        if (followed.event.id not in self._active and followed.rounds < MAX_ROUNDS
+                and len(self._active) < MAX_ACTIVE
+                and followed.vote.verdict().kind != "known"):
+            self._start(followed)
 
     async def close(self) -> None:
         """Stop every event's task and the writer (at shutdown)."""
@@ -213,7 +230,7 @@ class FrigateFollower:
             for attempt in range(settings.attempts):
                 if attempt:
                     await asyncio.sleep(min(BACKOFF_MAX_S, settings.interval_s * 2 ** failures))
-                followed.attempts = attempt + 1
+                followed.attempts += 1
                 pictures = await asyncio.gather(
                     *(self._fetch(followed, frame) for frame in FRAMES))
                 failures = failures + 1 if all(p is False for p in pictures) else 0
