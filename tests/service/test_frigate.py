@@ -124,6 +124,8 @@ def test_an_enrolled_persons_event_is_named_and_written_back(
         and m.json().get("frigate_event_id") == "1700000000.1-abc")
     assert faces[0].json()["known"]
     assert faces[0].json()["source"] == "frigate"
+    assert setup.probe.wait_for(lambda m: m.topic.endswith("/camera/front_door/state")
+                                and m.json()["frigate_event_id"] == "1700000000.1-abc")
     snapshot_paths = [p for k, p in frigate.requests if k == "snapshot"]
     assert snapshot_paths[0] == "/api/events/1700000000.1-abc/snapshot.jpg?crop=0&quality=100"
 

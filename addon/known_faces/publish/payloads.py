@@ -102,6 +102,9 @@ def camera_state(result: SnapshotResult, events: list[Payload],
         "unknown": len(events) - len(known),
         "people": [{k: e[k] for k in ("person", "name", "similarity")} for e in known],
         "face_time": face_time,
+        # The Frigate event the snapshot was fetched for (DESIGN §10), else None.
+        "frigate_event_id": next((e["frigate_event_id"] for e in events
+                                  if e.get("frigate_event_id")), None),
     }
 
 
