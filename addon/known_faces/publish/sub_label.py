@@ -54,11 +54,6 @@ class SubLabelWriter:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._written: OrderedDict[str, SubLabel] = OrderedDict()
 
-    @property
-    def writing(self) -> int:
-        """Events whose sub label is waiting to be written."""
-        return len(self._tasks)
-
     def want(self, event_id: str, wish: SubLabel) -> None:
         """Ask for the event's sub label to become ``wish`` (if it improves on what is held)."""
         if not wish.improves_on(self._written.get(event_id)):

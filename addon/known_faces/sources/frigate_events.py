@@ -28,7 +28,6 @@ class FrigateEvent:
     label: str
     false_positive: bool
     zones: frozenset[str]
-    start_time: float | None
 
     @property
     def ended(self) -> bool:
@@ -55,11 +54,9 @@ def parse_event(payload: bytes) -> FrigateEvent | None:
         return None
     zones = {z for key in ("current_zones", "entered_zones")
              for z in _strings(after.get(key))}
-    start = after.get("start_time")
     return FrigateEvent(
         type=message["type"], id=event_id, camera=camera, label=label,
-        false_positive=after.get("false_positive") is True, zones=frozenset(zones),
-        start_time=float(start) if isinstance(start, int | float) else None)
+        false_positive=after.get("false_positive") is True, zones=frozenset(zones))
 
 
 def _strings(value: Any) -> list[str]:
