@@ -7,8 +7,10 @@ one contract to agree with.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from ..pipeline.results import Candidate, FaceResult, FaceStatus, Quality, SnapshotResult
@@ -101,6 +103,20 @@ def camera_state(result: SnapshotResult, events: list[Payload],
         "people": [{k: e[k] for k in ("person", "name", "similarity")} for e in known],
         "face_time": face_time,
     }
+
+
+def face_time_of(camera_state_payload: bytes) -> str | None:
+    """The ``face_time`` of a retained camera state this service published, or None when the
+    payload is empty, not JSON, not that shape, or not a time."""
+    try:
+        state = json.loads(camera_state_payload)
+        face_time = state.get("face_time") if isinstance(state, dict) else None
+        if isinstance(face_time, str):
+            datetime.fromisoformat(face_time)
+            return face_time
+    except (ValueError, RecursionError):  # json.JSONDecodeError and bad times are ValueErrors
+        pass
+    return None
 
 
 def person_state(event: Payload) -> Payload:

@@ -181,7 +181,8 @@ class Service:
         broker = await choose_broker(self.settings, self.supervisor)
         self._mqtt = MqttLink(
             broker, client_id=f"known-faces-{self.instance_id[:12]}",
-            status_topic=self.topics.status, subscriptions=self.snapshot_topics.filters,
+            status_topic=self.topics.status,
+            subscriptions=(*self.snapshot_topics.filters, self.topics.camera_states),
             loop=loop, callbacks=LinkCallbacks(
                 on_message=self._on_message, on_connected=self._on_connected,
                 on_disconnected=lambda: self.outbox.connected(False),
@@ -240,11 +241,26 @@ class Service:
         self.outbox.state(self.topics.announce, json.dumps(announce))
         self.outbox.connected(True)
 
-    def _on_message(self, topic: str, payload: bytes, received: float) -> None:
-        """On the loop, from the MQTT thread: a snapshot topic's image into the intake."""
+    def _on_message(self, topic: str, payload: bytes, received: float, retained: bool) -> None:
+        """On the loop, from the MQTT thread: a snapshot topic's image into the intake; our
+        own retained camera states, replayed at connect, restore what the last run knew.
+
+        A retained snapshot was sent because we (re)subscribed, not because a camera saw
+        someone now (Frigate retains its snapshots): replaying it would announce an old
+        sighting as new, so it is skipped.
+        """
         camera = self.snapshot_topics.camera_of(topic)
         if camera is not None:
-            self.recognition.submit(Snapshot(camera, payload, received))
+            if not retained:
+                self.recognition.submit(Snapshot(camera, payload, received))
+            return
+        camera = self.topics.camera_of_state(topic)
+        if camera is not None and retained:
+            self.publisher.restore_face_time(camera, payload)
+
+    def forget_camera(self, camera: str) -> None:
+        """Clear a camera's retained topics (Home Assistant removes its device)."""
+        self.publisher.forget_camera(camera)
 
     # -- what the HTTP API calls (http_api.ApiBackend) ---------------------------------------
     async def recognize(self, image: bytes, *, camera: str, source: str,
