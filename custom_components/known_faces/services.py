@@ -93,7 +93,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         client = entry.runtime_data.client
         image, source = await _async_read_image(hass, call)
         name = call.data[ATTR_NAME].strip()
-        async with _translate_errors(hass, entry):
+        async with translate_errors(hass, entry):
             slug = _slug_of(await client.people(), name)
             # By name the service decides atomically: a refused face creates nobody, so no
             # device appears and vanishes again.
@@ -112,14 +112,14 @@ def async_setup_services(hass: HomeAssistant) -> None:
     async def forget(call: ServiceCall) -> None:
         entry = _loaded_entry(hass, call)
         client = entry.runtime_data.client
-        async with _translate_errors(hass, entry):
+        async with translate_errors(hass, entry):
             slug = _resolve_person(await client.people(), call.data[ATTR_PERSON])
             await client.delete_person(slug)
 
     async def rename(call: ServiceCall) -> None:
         entry = _loaded_entry(hass, call)
         client = entry.runtime_data.client
-        async with _translate_errors(hass, entry):
+        async with translate_errors(hass, entry):
             slug = _resolve_person(await client.people(), call.data[ATTR_PERSON])
             await client.rename_person(slug, call.data[ATTR_NAME].strip())
 
@@ -127,7 +127,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         entry = _loaded_entry(hass, call)
         image, _ = await _async_read_image(hass, call)
         camera = call.data.get(ATTR_CAMERA)
-        async with _translate_errors(hass, entry):
+        async with translate_errors(hass, entry):
             result = await entry.runtime_data.client.recognize(
                 image,
                 camera=camera.split(".", 1)[1] if camera else None,
@@ -279,17 +279,17 @@ async def _async_download(hass: HomeAssistant, url: str) -> bytes:
 
 
 @asynccontextmanager
-async def _translate_errors(
+async def translate_errors(
     hass: HomeAssistant, entry: KnownFacesConfigEntry
 ) -> AsyncIterator[None]:
     """Turn the client's errors into translated Home Assistant errors."""
     try:
         yield
     except KnownFacesError as err:
-        _raise_translated(hass, entry, err)
+        raise_translated(hass, entry, err)
 
 
-def _raise_translated(
+def raise_translated(
     hass: HomeAssistant, entry: KnownFacesConfigEntry, err: KnownFacesError
 ) -> NoReturn:
     """Map one client error; the user's mistakes become `ServiceValidationError`."""

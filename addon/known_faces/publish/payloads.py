@@ -7,6 +7,7 @@ one contract to agree with.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -106,6 +107,20 @@ def camera_state(result: SnapshotResult, events: list[Payload],
         "frigate_event_id": next((e["frigate_event_id"] for e in events
                                   if e.get("frigate_event_id")), None),
     }
+
+
+def face_time_of(camera_state_payload: bytes) -> str | None:
+    """The ``face_time`` of a retained camera state this service published, or None when the
+    payload is empty, not JSON, not that shape, or not a time."""
+    try:
+        state = json.loads(camera_state_payload)
+        face_time = state.get("face_time") if isinstance(state, dict) else None
+        if isinstance(face_time, str):
+            datetime.fromisoformat(face_time)
+            return face_time
+    except (ValueError, RecursionError):  # json.JSONDecodeError and bad times are ValueErrors
+        pass
+    return None
 
 
 def person_state(event: Payload) -> Payload:

@@ -193,7 +193,7 @@ class Service:
         self._mqtt = MqttLink(
             broker, client_id=f"known-faces-{self.instance_id[:12]}",
             status_topic=self.topics.status,
-            subscriptions=(*self.snapshot_topics.filters, *follow),
+            subscriptions=(*self.snapshot_topics.filters, self.topics.camera_states, *follow),
             loop=loop, callbacks=LinkCallbacks(
                 on_message=self._on_message, on_connected=self._on_connected,
                 on_disconnected=lambda: self.outbox.connected(False),
@@ -256,14 +256,31 @@ class Service:
         self.frigate_publisher.available(True)
         self.outbox.connected(True)
 
-    def _on_message(self, topic: str, payload: bytes, received: float) -> None:
-        """On the loop, from the MQTT thread: a snapshot topic's image into the intake."""
+    def _on_message(self, topic: str, payload: bytes, received: float, retained: bool) -> None:
+        """On the loop, from the MQTT thread: a snapshot topic's image into the intake; our
+        own retained camera states, replayed at connect, restore what the last run knew;
+        Frigate's events to the follower.
+
+        A retained snapshot was sent because we (re)subscribed, not because a camera saw
+        someone now (Frigate retains its snapshots): replaying it would announce an old
+        sighting as new, so it is skipped, and so is a retained Frigate event.
+        """
         if self.frigate is not None and topic == self.frigate.topic:
-            self.frigate.on_message(payload, received)
+            if not retained:
+                self.frigate.on_message(payload, received)
             return
         camera = self.snapshot_topics.camera_of(topic)
         if camera is not None:
-            self.recognition.submit(Snapshot(camera, payload, received))
+            if not retained:
+                self.recognition.submit(Snapshot(camera, payload, received))
+            return
+        camera = self.topics.camera_of_state(topic)
+        if camera is not None and retained:
+            self.publisher.restore_face_time(camera, payload)
+
+    def forget_camera(self, camera: str) -> None:
+        """Clear a camera's retained topics (Home Assistant removes its device)."""
+        self.publisher.forget_camera(camera)
 
     # -- what the HTTP API calls (http_api.ApiBackend) ---------------------------------------
     async def recognize(self, image: bytes, *, camera: str, source: str,

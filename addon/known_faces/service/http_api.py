@@ -341,6 +341,15 @@ class Api:
         return web.json_response({"face": face.as_dict(), "person": person.as_dict()},
                                  status=201)
 
+    async def forget_camera(self, request: web.Request) -> web.Response:
+        """204 whether or not the camera ever reported: clearing is idempotent."""
+        camera = request.match_info["camera"]
+        if not valid_camera(camera):
+            raise ApiError(400, "invalid_camera",
+                           "camera names are 1–64 letters, digits, '_' or '-'")
+        self.service.forget_camera(camera)
+        return web.Response(status=204)
+
     async def enroll(self, request: web.Request) -> web.Response:
         """201 with the face, the person and whether the person was created; a refused photo
         is a 422 and creates nobody."""
