@@ -89,8 +89,8 @@ def follow(start_service: Callable[..., ServiceRunner], broker: Any, request: An
     def make(url: str, **options: Any) -> Setup:
         name = "fr_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:50]
         options.setdefault("frigate_interval_s", 0.05)
-        runner = start_service(frigate_url=url, frigate_topic_prefix=name, snapshot_topics=[],
-                               **options)
+        options.setdefault("frigate_topic_prefix", name)
+        runner = start_service(frigate_url=url, snapshot_topics=[], **options)
         probe = MqttProbe(broker.port, runner.service.topics.prefix + "/#")
         probes.append(probe)
         return Setup(runner, probe)
@@ -446,3 +446,22 @@ def test_an_update_after_faceless_attempts_tries_again(
     setup.send("end", "1700000012.1-again", "door")
     assert setup.answers("1700000012.1-again", kind="end")[0]["person"] == "barack_obama"
     assert frigate.count("latest") == fetched
+
+
+def test_a_retained_event_is_an_old_one(
+        follow: Callable[..., Setup], frigate: FakeFrigate, photo: Photo, broker: Any) -> None:
+    """A retained ``events`` message was sent because the service subscribed, not because
+    somebody is there now: it is not followed."""
+    frigate.latest["door"] = [photo(NO_FACE)]
+    early = MqttProbe(broker.port, "unused/#")
+    try:
+        early.publish("fr_retained/events", event_message("new", "1700000013.1-old", "door"),
+                      retain=True)
+        setup = follow(frigate.url, frigate_topic_prefix="fr_retained", frigate_attempts=1)
+        setup.send("new", "1700000013.2-now", "door")
+        assert setup.answers("1700000013.2-now")[0]["verdict"] == "no_face"
+        assert setup.all_answers("1700000013.1-old") == []
+        assert setup.metric("known_faces_frigate_events_total", outcome="followed") == 1
+    finally:
+        early.publish("fr_retained/events", b"", retain=True)
+        early.close()
