@@ -13,6 +13,10 @@ every frame; the publisher says it once confident (or when the attempts are spen
 only if a later frame changes who it is, and a last time at ``end``. Named answers are
 written back as Frigate sub labels.
 
+The visitors' hook (DESIGN §9): ``Verdict.unknown_face`` (``unknown_face`` in the answer) is
+the one face per event that stands for a stranger, the face a visitor should get once per
+event; the frames' own unknown faces are handled by the recognizer as for any snapshot.
+
 Bounded: at most ``MAX_ACTIVE`` events fetch at once (more are dropped and counted, and may
 start with a later ``update`` when there is room), at most ``MAX_OPEN`` followed events are
 remembered until their ``end`` (the oldest forgotten first), and a picture is held only while
