@@ -58,7 +58,7 @@ class Pages:
         return page(request, self.access, "login.html", active="login", title="Sign in",
                     error=None)
 
-    async def login(self, request: web.Request) -> web.StreamResponse:
+    async def login(self, request: web.Request) -> web.Response:
         """A right token gets the session cookie and the People page; a wrong one the form
         again, with a 401."""
         form = parse_qs((await read_body(request, MAX_JSON_BYTES, "request_too_large"))
@@ -67,14 +67,14 @@ class Pages:
         if not self.access.token_matches(token):
             return page(request, self.access, "login.html", active="login", title="Sign in",
                         error="That is not this service's API token.", status=401)
-        response = web.HTTPSeeOther(root_of(request.path))
+        response = web.Response(status=303, headers={"Location": root_of(request.path)})
         self.access.set_session(response, self.access.new_session(), secure=request.secure)
         return response
 
-    async def logout(self, request: web.Request) -> web.StreamResponse:
+    async def logout(self, request: web.Request) -> web.Response:
         """Forget the session cookie (the request carried the CSRF token: checked by the
         guard)."""
-        response = web.HTTPSeeOther(root_of(request.path) + LOGIN)
+        response = web.Response(status=303, headers={"Location": root_of(request.path) + LOGIN})
         self.access.clear_session(response)
         return response
 
