@@ -78,10 +78,11 @@ def open_ui(browser: Browser) -> Iterator[Callable[..., Ui]]:
     whose console errors and uncaught exceptions are collected; dialogs are accepted."""
     contexts = []
 
-    def make(target: ServiceRunner | str, *, width: int = 1280) -> Ui:
+    def make(target: ServiceRunner | str, *, width: int = 1280, dark: bool = False) -> Ui:
         base = (target if isinstance(target, str)
                 else f"http://127.0.0.1:{target.service.http_port}/")
-        context = browser.new_context(viewport={"width": width, "height": 900})
+        context = browser.new_context(viewport={"width": width, "height": 900},
+                                      color_scheme="dark" if dark else "light")
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()

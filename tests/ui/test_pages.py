@@ -1,0 +1,90 @@
+"""Every page of the web UI in a real browser, on a service with real people and a recognised
+snapshot: each renders with no console error, light and dark, wide and phone-sized, and is kept
+as a screenshot; the calibration page draws its charts from the gallery's own scores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.service.helpers import ServiceRunner, enroll
+
+from .conftest import Ui
+from .test_people import OBAMA_2
+
+PAGES = (("", "People"), ("people/barack_obama", "Barack Obama"), ("visitors", "Visitors"),
+         ("events", "Events"), ("search", "Search"), ("cameras", "Cameras"),
+         ("calibration", "Calibration"), ("health", "Health"))
+PHONE_WIDTH = 390
+
+
+def seeded(start_service: Callable[..., ServiceRunner], manifest: dict[str, Any],
+           photo: Callable[[str], bytes]) -> ServiceRunner:
+    """A service with four people of two or three photos each and one published snapshot."""
+    runner = start_service()
+    for slug in ("barack_obama", "joe_biden", "kit_harington", "alex_lacamoire"):
+        enroll(runner, slug.replace("_", " ").title(), *map(photo, manifest["people"][slug]))
+    answer = runner.http("POST", "/recognize?camera=porch&publish=true", photo(OBAMA_2))
+    assert answer.json()["faces"][0]["person"] == "barack_obama"
+    return runner
+
+
+def test_every_page_renders_without_console_errors(
+        start_service: Callable[..., ServiceRunner], open_ui: Callable[..., Ui],
+        faces_manifest: dict[str, Any], photo: Callable[[str], bytes]) -> None:
+    runner = seeded(start_service, faces_manifest, photo)
+    for dark in (False, True):
+        for width in (1280, PHONE_WIDTH):
+            ui = open_ui(runner, width=width, dark=dark)
+            ui.login(runner.service.token)
+            for path, title in PAGES:
+                ui.go(path)
+                expect(ui.page.get_by_role("heading", name=title, level=1)).to_be_visible()
+                # Nothing wider than the screen: usable on a phone without sideways scrolling.
+                assert ui.page.evaluate("document.documentElement.scrollWidth") <= width
+                name = (path.replace("/", "-") or "people")
+                ui.screenshot(f"page-{name}{'-dark' if dark else ''}"
+                              f"{'-phone' if width == PHONE_WIDTH else ''}")
+            assert ui.errors == [], (dark, width, ui.errors)
+
+
+def test_images_have_alt_texts_and_fields_labels(
+        start_service: Callable[..., ServiceRunner], open_ui: Callable[..., Ui],
+        faces_manifest: dict[str, Any], photo: Callable[[str], bytes]) -> None:
+    runner = seeded(start_service, faces_manifest, photo)
+    ui = open_ui(runner)
+    ui.login(runner.service.token)
+    for path, _ in PAGES:
+        page = ui.go(path)
+        assert page.locator("img:not([alt])").count() == 0, path
+        unlabelled = page.eval_on_selector_all(
+            "input:not([type=hidden]), select",
+            "els => els.filter(e => !e.labels.length && !e.getAttribute('aria-label'))"
+            ".map(e => e.outerHTML)")
+        assert unlabelled == [], (path, unlabelled)
+
+
+def test_calibration_draws_the_gallery_scores(
+        start_service: Callable[..., ServiceRunner], open_ui: Callable[..., Ui],
+        faces_manifest: dict[str, Any], photo: Callable[[str], bytes]) -> None:
+    runner = seeded(start_service, faces_manifest, photo)
+    ui = open_ui(runner)
+    ui.login(runner.service.token)
+    page = ui.go("calibration")
+    scores, leads = page.locator("svg.chart").all()
+    assert scores.locator("rect.bar.genuine").count() > 0
+    assert scores.locator("rect.bar.impostor").count() > 0
+    assert leads.locator("rect.bar.lead").count() > 0
+    expect(scores.locator("text.mark-label")).to_have_text("threshold 0.55")
+    expect(leads.locator("text.mark-label")).to_have_text("margin 0.08")
+    # 4 people with 3, 2, 3 and 2 photos: 3+1+3+1 = 8 genuine pairs of 45, so 37 impostor.
+    expect(page.get_by_text("4 people, 10 photos, 8 pairs of one person (genuine), 37 pairs "
+                            "of different people (impostor)")).to_be_visible()
+    current = page.locator("tr.current td")
+    expect(current.first).to_have_text("0.55")
+    # Every photo here has a same-person photo that beats every other person by the margin.
+    expect(current.nth(3)).to_have_text("10")
+    expect(current.nth(4)).to_have_text("0")
+    assert ui.errors == [], ui.errors
