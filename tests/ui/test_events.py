@@ -1,6 +1,6 @@
 """Events and Cameras in a real browser: snapshots sent over MQTT appear on the open Events page
 without a reload, with their crops, and filter by status; the Cameras page shows the last
-snapshot with boxes drawn and the camera's own thresholds."""
+snapshot with boxes drawn and the camera's own thresholds, and enrolls a face from it."""
 
 from __future__ import annotations
 
@@ -47,14 +47,22 @@ def test_events_update_live_and_cameras_show_the_last_snapshot(
     expect(ui.page.locator("li.event")).to_contain_text("Barack Obama")
 
     ui.go("cameras")
-    door = ui.page.locator('[data-camera="front_door"]')
+    door = ui.page.locator('li[data-camera="front_door"]')
     expect(door).to_contain_text("threshold 0.60")
     expect(door).to_contain_text("this camera's own")
     expect(door).to_contain_text("Barack Obama")
-    expect(ui.page.locator('[data-camera="garden"]')).to_contain_text("(global)")
+    expect(ui.page.locator('li[data-camera="garden"]')).to_contain_text("(global)")
     assert loaded(ui, "img.snapshot") == 2
     size = door.locator("img.snapshot").evaluate("i => [i.naturalWidth, i.naturalHeight]")
     height, width = decode_image(photo(OBAMA_2)).shape[:2]
     assert size == [width, height]  # the whole snapshot, drawn on
     ui.screenshot("cameras")
+
+    # The stranger in the garden gets a name from the Cameras page.
+    garden = ui.page.locator('li[data-camera="garden"]')
+    garden.get_by_label("Enroll face 1 of garden as").fill("Joe Biden")
+    garden.get_by_role("button", name="Enroll").click()
+    expect(ui.page.locator("#notice")).to_contain_text("Added a photo of Joe Biden")
+    faces = runner.http("GET", "/people/joe_biden/faces").json()["faces"]
+    assert [f["source"] for f in faces] == ["camera:garden"]
     assert ui.errors == [], ui.errors

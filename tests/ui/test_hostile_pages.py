@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 from collections.abc import Callable
 
 import pytest
@@ -64,6 +65,26 @@ def test_hostile_logins_are_refused_cleanly(start_service: Callable[..., Service
     status, answer = raw(runner, "POST", "/login", body,
                          {"Content-Type": "application/x-www-form-urlencoded"})
     assert status in (401, 413), (status, answer[:200])
+
+
+@pytest.mark.parametrize(("camera", "body", "status"), [
+    ("porch", b"{not json", 400), ("porch", b'{"face": 0}', 400),
+    ("porch", b'{"face": "0", "name": "Ann"}', 404), ("porch", b'{"face": 7, "name": "Ann"}', 404),
+    ("porch", b'{"face": true, "name": "Ann"}', 404), ("porch", b'{"face": 0, "name": "a/b"}', 400),
+    ("nowhere", b'{"face": 0, "name": "Ann"}', 404), ("..", b'{"face": 0, "name": "Ann"}', 404),
+])
+def test_hostile_camera_enrollments_change_nothing(
+        start_service: Callable[..., ServiceRunner], photo: Callable[[str], bytes],
+        camera: str, body: bytes, status: int) -> None:
+    runner = start_service()
+    runner.http("POST", "/recognize?camera=porch&publish=true", photo(OBAMA_1))
+    cookie = session_cookie(runner)
+    page = raw(runner, "GET", "/cameras", headers={"Cookie": cookie})[1]
+    csrf = re.search(rb'name="csrf-token" content="([^"]+)"', page).group(1).decode()
+    answer = raw(runner, "POST", f"/cameras/{camera}/enroll", body,
+                 {"Cookie": cookie, "X-CSRF-Token": csrf, "Content-Type": "application/json"})
+    assert answer[0] == status, answer
+    assert runner.http("GET", "/people").json()["people"] == []
 
 
 def test_cookies_and_headers_that_are_not_utf8(start_service: Callable[..., ServiceRunner]

@@ -3,6 +3,8 @@ pages load (DESIGN §12).
 
 Pages only read; every change a page makes goes through the HTTP API (``api/v1/...``) from
 ``static/app.js``, so the API's checks (names, quality gates, limits) are the UI's checks too.
+The one exception, enrolling a face of a camera's last snapshot, exists only here because only
+the UI keeps those snapshots; it goes through the same enrollment as an upload.
 The Visitors and Search pages are drawn in the browser from the visitors API (DESIGN §9); on a
 service without that API they say so instead of calling it.
 """
@@ -10,17 +12,15 @@ service without that API they say so instead of calling it.
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 from urllib.parse import parse_qs
 
-import cv2
 from aiohttp import web
 
-from ..pipeline import annotate
-from ..pipeline.decode import decode_image
 from ..publish import payloads
 from ..service.access import Access
-from ..service.http_api import read_body
+from ..service.http_api import ApiError, read_body
 from ..service.recent import RecentEvent
 from ..service.routes import API_BASE, MAX_JSON_BYTES
 from ..sources.cameras import valid_camera
@@ -28,9 +28,9 @@ from .backend import UiBackend
 from .calibration import calibrate, histogram_svg
 from .paths import LOGIN, root_of
 from .render import STATIC, page, render_text
+from .snapshots import annotated, face_region
 
 EVENT_STATUSES = ("known", "unknown", "ignored")
-SNAPSHOT_JPEG_QUALITY = 85
 
 
 def _keep(event: RecentEvent, camera: str, person: str, status: str) -> bool:
@@ -156,8 +156,9 @@ class Pages:
                             "faces": [payloads.face_fields(view.result, f, "")
                                       | {"status": f.status.value}
                                       for f in view.result.faces] if view else []})
+        people = await self.service.gallery_call(lambda g: g.people())
         return page(request, self.access, "cameras.html", active="cameras", title="Cameras",
-                    cameras=cameras)
+                    cameras=cameras, people=people)
 
     async def camera_snapshot(self, request: web.Request) -> web.Response:
         """A camera's last snapshot with every face's box and label drawn on it."""
@@ -166,16 +167,34 @@ class Pages:
         if view is None:
             raise web.HTTPNotFound(reason="no recent snapshot of this camera")
 
-        def draw() -> bytes:
-            image = annotate.draw(decode_image(view.image), view.result)
-            ok, data = cv2.imencode(".jpg", image,
-                                    [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_JPEG_QUALITY])
-            if not ok:  # pragma: no cover - encoding a decoded image does not fail
-                raise web.HTTPNotFound(reason="the snapshot cannot be drawn")
-            return bytes(data)
-
-        return web.Response(body=await asyncio.to_thread(draw), content_type="image/jpeg",
+        return web.Response(body=await asyncio.to_thread(annotated, view),
+                            content_type="image/jpeg",
                             headers={"Cache-Control": "no-store"})
+
+    async def enroll_from_camera(self, request: web.Request) -> web.Response:
+        """Enroll one face of a camera's last snapshot under a name (``{"face": i, "name":
+        ...}``): the face with some context goes through the same gates as an upload."""
+        camera = request.match_info["camera"]
+        view = self.service.recent.camera(camera) if valid_camera(camera) else None
+        if view is None:
+            raise ApiError(404, "unknown_camera", "no recent snapshot of this camera")
+        raw = await read_body(request, MAX_JSON_BYTES, "request_too_large")
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except (ValueError, RecursionError):
+            raise ApiError(400, "invalid_json", 'the body must be {"face": i, "name": ...}'
+                           ) from None
+        index = body.get("face") if isinstance(body, dict) else None
+        name = body.get("name") if isinstance(body, dict) else None
+        if not isinstance(name, str):
+            raise ApiError(400, "invalid_name", 'the body must be {"face": i, "name": ...}')
+        if type(index) is not int or not 0 <= index < len(view.result.faces):
+            raise ApiError(404, "unknown_face", f"the last snapshot of {camera} has no such face")
+        image = await asyncio.to_thread(face_region, view, index)
+        face, person, created = await self.service.enroll_by_name(name, image,
+                                                                  source=f"camera:{camera}")
+        return web.json_response({"face": face.as_dict(), "person": person.as_dict(),
+                                  "created": created}, status=201)
 
     # -- calibration and health --------------------------------------------------------------
     async def calibration(self, request: web.Request) -> web.Response:
@@ -241,6 +260,7 @@ def mount(app: web.Application, service: UiBackend, access: Access) -> None:
     add("GET", "/events/{seq}/crop.jpg", pages.event_crop)
     add("GET", "/cameras", pages.cameras)
     add("GET", "/cameras/{camera}/snapshot.jpg", pages.camera_snapshot)
+    add("POST", "/cameras/{camera}/enroll", pages.enroll_from_camera)
     add("GET", "/calibration", pages.calibration)
     add("GET", "/health", pages.health)
     add("GET", "/visitors", pages.visitors)

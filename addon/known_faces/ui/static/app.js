@@ -89,6 +89,11 @@ const formActions = {
     run(() => api("PATCH", `api/v1/people/${encodeURIComponent(form.dataset.slug)}`, { name }),
       (person) => reloadWith(`Renamed to ${person.name}.`));
   },
+  "camera-enroll"(form) {
+    const body = { face: Number(form.dataset.face), name: form.elements.name.value };
+    run(() => api("POST", `cameras/${encodeURIComponent(form.dataset.camera)}/enroll`, body),
+      (answer) => reloadWith(`Added a photo of ${answer.person.name}.`));
+  },
   search(form) {
     const data = new FormData();
     data.append("file", form.elements.file.files[0]);
