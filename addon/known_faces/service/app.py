@@ -33,7 +33,6 @@ from ..sources.snapshot import Snapshot
 from ..store.archive import export_archive, import_archive
 from ..store.gallery import Face, Gallery, Person
 from ..ui.pages import mount as mount_ui
-from .access import Access
 from .config import Settings
 from .gallery_sync import GallerySync
 from .http_api import build_app
@@ -195,7 +194,7 @@ class Service:
         )
         self._mqtt.start()
         self.http_app = build_app(self)
-        mount_ui(self.http_app, self, Access(self.token, self.trusted_peers))
+        mount_ui(self.http_app, self)
         runner = web.AppRunner(self.http_app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.http_host, self.settings.http_port)

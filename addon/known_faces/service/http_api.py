@@ -54,6 +54,8 @@ CHUNK = 256 * 1024
 STALL_TIMEOUT = 30.0
 _ASCII_DECIMAL = re.compile(r"[0-9]{1,19}")
 _STALL_TIMEOUT_KEY = web.AppKey("stall_timeout", float)
+# The application's one access check, for what is mounted beside the API (the web UI).
+ACCESS_KEY = web.AppKey("access", Access)
 
 _STATUS_OF: dict[type[KnownFacesError], int] = {
     InvalidImage: 400,
@@ -454,6 +456,7 @@ def build_app(service: ApiBackend, *, stall_timeout: float = STALL_TIMEOUT) -> w
                       "lingering_time": stall_timeout},
     )
     app[_STALL_TIMEOUT_KEY] = stall_timeout
+    app[ACCESS_KEY] = api.access
     for route in ROUTES:
         app.router.add_route(route.method, API_BASE + route.path, getattr(api, route.handler))
     return app

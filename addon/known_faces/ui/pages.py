@@ -20,7 +20,7 @@ from aiohttp import web
 
 from ..publish import payloads
 from ..service.access import Access
-from ..service.http_api import ApiError, read_body
+from ..service.http_api import ACCESS_KEY, ApiError, read_body
 from ..service.recent import RecentEvent
 from ..service.routes import API_BASE, MAX_JSON_BYTES
 from ..sources.cameras import valid_camera
@@ -249,9 +249,10 @@ class Pages:
                     available=self._api_has(request, "/search"))
 
 
-def mount(app: web.Application, service: UiBackend, access: Access) -> None:
-    """Add the web UI's routes and static files to the service's application."""
-    pages = Pages(service, access)
+def mount(app: web.Application, service: UiBackend) -> None:
+    """Add the web UI's routes and static files to the service's application (made by
+    ``http_api.build_app``, whose guard checks every request before these handlers run)."""
+    pages = Pages(service, app[ACCESS_KEY])
     add = app.router.add_route
     add("GET", "/", pages.people)
     add("GET", "/people/{slug}", pages.person)
