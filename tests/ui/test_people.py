@@ -1,5 +1,6 @@
-"""The People pages in a real browser: enroll through the upload form, see the person, add and
-delete a photo, rename, forget, and a refused photo that changes nothing."""
+"""The People pages in a real browser: sign in with the token, enroll through the upload form,
+see the person, add and delete a photo, rename, forget, a refused photo that changes nothing,
+and sign out."""
 
 from __future__ import annotations
 
@@ -78,6 +79,11 @@ def test_enroll_through_the_upload_form_then_rename_and_forget(
     ui.page.get_by_role("button", name="Forget Barack H. Obama").click()
     expect(ui.page.get_by_text("Nobody is enrolled yet.")).to_be_visible()
     assert runner.http("GET", "/people").json()["people"] == []
+
+    ui.page.get_by_role("button", name="Sign out").click()
+    expect(ui.page.get_by_label("API token")).to_be_visible()
+    ui.go("events")
+    assert ui.page.url.endswith("/login")  # the session is gone
     # The browser reports the two refusals this test asked for, and nothing else.
     assert [e.split(" (http")[0] for e in ui.errors] == [
         "Failed to load resource: the server responded with a status of 401 (Unauthorized)",
