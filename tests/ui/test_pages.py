@@ -1,6 +1,7 @@
 """Every page of the web UI in a real browser, on a service with real people and a recognised
 snapshot: each renders with no console error, light and dark, wide and phone-sized, and is kept
-as a screenshot; the calibration page draws its charts from the gallery's own scores."""
+as a screenshot; the calibration page draws its charts from the gallery's own scores; the
+keyboard reaches every link and form."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
+from known_faces.ui.render import NAV
 from tests.service.helpers import ServiceRunner, enroll
 
 from .conftest import Ui
@@ -87,4 +89,28 @@ def test_calibration_draws_the_gallery_scores(
     # Every photo here has a same-person photo that beats every other person by the margin.
     expect(current.nth(3)).to_have_text("10")
     expect(current.nth(4)).to_have_text("0")
+    assert ui.errors == [], ui.errors
+
+
+def test_the_keyboard_reaches_the_navigation_and_the_forms(
+        start_service: Callable[..., ServiceRunner], open_ui: Callable[..., Ui]) -> None:
+    runner = start_service()
+    ui = open_ui(runner)
+    ui.login(runner.service.token)
+    ui.go("")
+    reached = []
+    for _ in range(14):
+        ui.page.keyboard.press("Tab")
+        reached.append(ui.page.evaluate(
+            "(e => e.id || e.textContent.trim())(document.activeElement)"))
+    assert {label for _, label in NAV} <= set(reached)
+    assert {"enroll-name", "enroll-file", "Enroll"} <= set(reached)
+    while ui.page.evaluate("document.activeElement.textContent.trim()") != "Health":
+        ui.page.keyboard.press("Shift+Tab")
+    ui.page.keyboard.press("Enter")
+    expect(ui.page.get_by_role("heading", name="Health", level=1)).to_be_visible()
+    # The focused element is visibly marked.
+    ui.page.keyboard.press("Tab")
+    outline = ui.page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
     assert ui.errors == [], ui.errors
