@@ -170,7 +170,7 @@ function visitorCard(v, status) {
   }
   actions.append(element("button", { type: "button", class: "danger", "data-action": "visitor-forget", "data-visitor": id }, "Forget"));
   return element("li", { class: "visitor", "data-visitor": id },
-    element("img", { src: `api/v1/visitors/${encodeURIComponent(id)}/crop`, alt: `Best crop of visitor ${id}`, width: "96", height: "96" }),
+    element("img", { src: v.crop_url ? relative(v.crop_url) : `api/v1/visitors/${encodeURIComponent(id)}/crop`, alt: `Best crop of visitor ${id}`, width: "96", height: "96" }),
     element("div", {},
       element("p", { class: "who" }, element("code", {}, id), ` · ${sightings ?? "?"} sightings`),
       element("p", { class: "meta" }, `first ${String(v.first_seen || "").slice(0, 16).replace("T", " ")} · last ${String(v.last_seen || "").slice(0, 16).replace("T", " ")}${cameras ? " · " + cameras : ""}`),
@@ -201,14 +201,16 @@ function showSearch(answer) {
   const cards = faces.map((face, i) => {
     const hits = face.sightings || face.matches || [];
     const items = hits.map((s) => element("li", { class: "event" },
-      s.crop ? element("img", { src: relative(s.crop), alt: `Sighting on ${s.camera}`, width: "96", height: "96" }) : null,
+      s.crop_url || s.crop ? element("img", { src: relative(s.crop_url || s.crop), alt: `Sighting on ${s.camera}`, width: "96", height: "96" }) : null,
       element("div", {},
         element("p", { class: "who" }, s.name || s.person || (s.visitor ? `Visitor ${s.visitor}` : "Unknown")),
         element("p", { class: "meta" }, `${s.camera || "?"} · ${String(s.time || "").slice(0, 19).replace("T", " ")} · score ${Number(s.score || 0).toFixed(2)}`))));
     const people = (face.people || []).map((p) => `${p.name || p.person} ${Number(p.score ?? p.similarity ?? 0).toFixed(2)}`);
+    const visitors = (face.visitors || []).map((v) => `${visitorId(v)} ${Number(v.score ?? 0).toFixed(2)}`);
     return element("section", { class: "card" },
       element("h2", {}, `Face ${i + 1}`),
       people.length ? element("p", {}, "People: " + people.join(", ")) : null,
+      visitors.length ? element("p", {}, "Visitors: " + visitors.join(", ")) : null,
       items.length ? element("ol", { class: "events" }, ...items) : element("p", { class: "empty" }, "Never seen before."));
   });
   target.replaceChildren(...(cards.length ? cards : [element("p", { class: "empty" }, "No face found in that photo.")]));
