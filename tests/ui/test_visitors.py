@@ -53,12 +53,12 @@ def test_assign_a_visitor_then_the_next_snapshot_is_named(
     ui = open_ui(runner)
     ui.login(runner.service.token)
     ui.go("visitors")
-    card = ui.page.locator(f'#visitors-pending [data-visitor="{visitor}"]')
+    card = ui.page.locator(f'#visitors-pending li[data-visitor="{visitor}"]')
     expect(card).to_be_visible()
     ui.screenshot("visitors")
     card.get_by_label(f"Name for {visitor}").fill("Joe Biden")
     card.get_by_role("button", name="Assign").click()
-    expect(ui.page.locator(f'#visitors-pending [data-visitor="{visitor}"]')).to_have_count(0)
+    expect(ui.page.locator(f'#visitors-pending li[data-visitor="{visitor}"]')).to_have_count(0)
     assert runner.http("GET", "/people/joe_biden").status == 200
     again = send(probe, runner, "porch", photo(BIDEN_2))
     assert (again["known"], again["person"]) == (True, "joe_biden")
@@ -76,16 +76,16 @@ def test_ignore_a_visitor_and_merge_two(
     ui = open_ui(runner)
     ui.login(runner.service.token)
     ui.go("visitors")
-    ui.page.locator(f'#visitors-pending [data-visitor="{kit}"]').get_by_role(
+    ui.page.locator(f'#visitors-pending li[data-visitor="{kit}"]').get_by_role(
         "button", name="Ignore").click()
-    expect(ui.page.locator(f'#visitors-ignored [data-visitor="{kit}"]')).to_be_visible()
+    expect(ui.page.locator(f'#visitors-ignored li[data-visitor="{kit}"]')).to_be_visible()
     assert send(probe, runner, "gate", photo(KIT_2)).get("status") == "ignored"
 
-    ui.page.locator(f'#visitors-ignored [data-visitor="{kit}"]').get_by_role(
+    ui.page.locator(f'#visitors-ignored li[data-visitor="{kit}"]').get_by_role(
         "button", name="Stop ignoring").click()
-    expect(ui.page.locator(f'#visitors-pending [data-visitor="{kit}"]')).to_be_visible()
+    expect(ui.page.locator(f'#visitors-pending li[data-visitor="{kit}"]')).to_be_visible()
     for visitor in (kit, biden):
-        ui.page.locator(f'#visitors-pending [data-visitor="{visitor}"] input[name="merge"]'
+        ui.page.locator(f'#visitors-pending li[data-visitor="{visitor}"] input[name="merge"]'
                         ).check()
     ui.page.get_by_role("button", name="Merge the two selected").click()
     expect(ui.page.locator("#visitors-pending li.visitor")).to_have_count(1)

@@ -172,7 +172,7 @@ function visitorCard(v, status) {
   return element("li", { class: "visitor", "data-visitor": id },
     element("img", { src: v.crop_url ? relative(v.crop_url) : `api/v1/visitors/${encodeURIComponent(id)}/crop`, alt: `Best crop of visitor ${id}`, width: "96", height: "96" }),
     element("div", {},
-      element("p", { class: "who" }, element("code", {}, id), ` · ${sightings ?? "?"} sightings`),
+      element("p", { class: "who" }, element("code", {}, id), ` · ${sightings ?? "?"} sighting${sightings === 1 ? "" : "s"}`),
       element("p", { class: "meta" }, `first ${String(v.first_seen || "").slice(0, 16).replace("T", " ")} · last ${String(v.last_seen || "").slice(0, 16).replace("T", " ")}${cameras ? " · " + cameras : ""}`),
       actions));
 }
