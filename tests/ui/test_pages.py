@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from known_faces.ui.render import NAV
@@ -113,4 +114,20 @@ def test_the_keyboard_reaches_the_navigation_and_the_forms(
     ui.page.keyboard.press("Tab")
     outline = ui.page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none"
+    assert ui.errors == [], ui.errors
+
+
+def test_health_lists_what_later_parts_add_to_health(
+        start_service: Callable[..., ServiceRunner], open_ui: Callable[..., Ui],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = start_service()
+    health = runner.service.health
+    monkeypatch.setattr(runner.service, "health",
+                        lambda: {**health(), "frigate_link": "connected", "streams": {"a": 1}})
+    ui = open_ui(runner)
+    ui.login(runner.service.token)
+    facts = ui.go("health").locator("dl.facts").first
+    expect(facts).to_contain_text("Frigate link")
+    expect(facts).to_contain_text('{"a": 1}')
+    expect(facts).to_contain_text("connected")
     assert ui.errors == [], ui.errors

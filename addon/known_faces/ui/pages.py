@@ -31,6 +31,8 @@ from .render import STATIC, page, render_text
 from .snapshots import annotated, face_region
 
 EVENT_STATUSES = ("known", "unknown", "ignored")
+HEALTH_SHOWN = frozenset({"status", "service", "version", "model", "mqtt", "topic_prefix",
+                          "people", "instance_id", "gallery_problems"})
 
 
 def _keep(event: RecentEvent, camera: str, person: str, status: str) -> bool:
@@ -231,8 +233,12 @@ class Pages:
             status = dict(labels).get("status", "?")
             faces[status] = faces.get(status, 0) + value
         mean_ms = (sum(latency.sums.values()) / observed * 1000) if observed else None
+        health = self.service.health()
+        # What later parts add to /health (Frigate, streams, visitors) is listed as it is.
+        extra = {key: value if isinstance(value, str | int | float) else json.dumps(value)
+                 for key, value in health.items() if key not in HEALTH_SHOWN}
         return page(request, self.access, "health.html", active="health", title="Health",
-                    health=self.service.health(), figures=figures, faces=faces,
+                    health=health, extra=extra, figures=figures, faces=faces,
                     mean_ms=mean_ms, settings=self.service.settings)
 
     # -- visitors and search (drawn in the browser from the visitors API) --------------------
