@@ -33,6 +33,7 @@ from ..sources.mqtt_snapshots import SnapshotTopics
 from ..sources.snapshot import Snapshot
 from ..store.archive import export_archive, import_archive
 from ..store.gallery import Face, Gallery, Person
+from ..ui.pages import mount as mount_ui
 from .config import Settings
 from .frigate import FrigateFollower, build_follower
 from .frigate_config import frigate_url
@@ -41,6 +42,7 @@ from .http_api import build_app
 from .identity import ensure_instance_id, ensure_token
 from .metrics import Metrics
 from .mqtt_link import BrokerSettings, LinkCallbacks, MqttLink
+from .recent import RecentEvents
 from .recognition import RecognitionLoop
 from .supervisor import Supervisor, SupervisorError
 
@@ -129,6 +131,9 @@ class Service:
         }
         self.recognition = RecognitionLoop(self.recognizer, self.publisher, self.metrics,
                                            workers=settings.workers, camera_match=camera_match)
+        self.recent = RecentEvents()
+        self.recognition.observers.append(
+            lambda snapshot, result, events: self.recent.record(snapshot.payload, result, events))
         self.gallery_sync = GallerySync(self.recognizer, self.outbox, self.publisher,
                                         engine.model_id)
         self.frigate_publisher = FrigatePublisher(self.topics, self.outbox,
@@ -201,6 +206,7 @@ class Service:
         )
         self._mqtt.start()
         self.http_app = build_app(self)
+        mount_ui(self.http_app, self)
         runner = web.AppRunner(self.http_app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.http_host, self.settings.http_port)
