@@ -120,3 +120,21 @@ def announce(instance_id: str, url: str, version: str, topic_prefix: str) -> Pay
     """Retained ``<prefix>/announce``: MQTT discovery without a Supervisor (never the token)."""
     return {"instance_id": instance_id, "url": url, "version": version,
             "topic_prefix": topic_prefix}
+
+
+def track_detected(result: SnapshotResult, face: FaceResult, track_id: str,
+                   frames: int) -> Payload:
+    """``person_detected`` for a stream's track (DESIGN §11): the face of the frame that
+    confirmed the track or changed its identity, with ``track_id`` and the ``frames`` seen."""
+    return {**face_fields(result, face, str(uuid.uuid4())), "track_id": track_id,
+            "frames": frames}
+
+
+def track_summary(track_id: str, start_s: float, end_s: float, frames: int,
+                  identity: Candidate | None, best_similarity: float) -> Payload:
+    """One track of a video (``recognize VIDEO --json``): when, who, how sure."""
+    return {"track_id": track_id, "start_s": round(start_s, 2), "end_s": round(end_s, 2),
+            "frames": frames, "known": identity is not None,
+            "person": identity.person if identity else None,
+            "name": identity.name if identity else None,
+            "best_similarity": round(best_similarity, 4)}
