@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..pipeline.results import Candidate, FaceResult, FaceStatus, Quality, SnapshotResult
+
+if TYPE_CHECKING:
+    from ..sources.streams import FrameBudget, StreamStatus
 
 Payload = dict[str, Any]
 
@@ -138,3 +141,13 @@ def track_summary(track_id: str, start_s: float, end_s: float, frames: int,
             "person": identity.person if identity else None,
             "name": identity.name if identity else None,
             "best_similarity": round(best_similarity, 4)}
+
+
+def stream_state(status: StreamStatus, budget: FrameBudget) -> Payload:
+    """Retained ``<prefix>/camera/<camera>/stream``: whether the stream is read, at what rate
+    (asked and got: the frame budget may scale it down), and when its last frame came."""
+    return {"camera": status.camera, "state": "online" if status.online else "offline",
+            "fps": status.fps, "effective_fps": round(status.effective_fps, 3),
+            "budget_fps": budget.max_total, "budget_binding": budget.binding,
+            "frames": status.frames, "reconnects": status.reconnects,
+            "last_frame_time": status.last_frame, "error": status.error}

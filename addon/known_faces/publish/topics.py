@@ -45,3 +45,7 @@ class Topics:
     def person_state(self, slug: str) -> str:
         """Retained last sighting of a person."""
         return f"{self.prefix}/person/{slug}/state"
+
+    def camera_stream(self, camera: str) -> str:
+        """Retained state of a camera's stream: online or offline, rates, last frame."""
+        return f"{self.prefix}/camera/{camera}/stream"

@@ -39,6 +39,7 @@ from .identity import ensure_instance_id, ensure_token
 from .metrics import Metrics
 from .mqtt_link import BrokerSettings, LinkCallbacks, MqttLink
 from .recognition import RecognitionLoop
+from .streams import StreamCameras
 from .supervisor import Supervisor, SupervisorError
 
 LOG = logging.getLogger(__name__)
@@ -128,6 +129,8 @@ class Service:
                                            workers=settings.workers, camera_match=camera_match)
         self.gallery_sync = GallerySync(self.recognizer, self.outbox, self.publisher,
                                         engine.model_id)
+        self.streams = StreamCameras(settings, self.recognition, self.recognizer, self.outbox,
+                                     self.topics, self.metrics)
         self._mqtt: MqttLink | None = None
         self.http_port = settings.http_port
         self.http_app: web.Application | None = None
@@ -199,6 +202,7 @@ class Service:
         tasks.append(asyncio.create_task(self.gallery_sync.watch()))
         if self.supervisor is not None:
             tasks.append(asyncio.create_task(self._discover(self.supervisor)))
+        self.streams.start(loop)
         self.ready.set()
         try:
             await stop.wait()
@@ -207,6 +211,7 @@ class Service:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await runner.cleanup()
+            await asyncio.to_thread(self.streams.stop)
             await asyncio.to_thread(self._mqtt.stop)
             await asyncio.to_thread(self.recognition.shutdown)
             self.gallery.close()
@@ -238,6 +243,7 @@ class Service:
         announce = payloads.announce(self.instance_id, advertised_url(self.settings),
                                      self.version, self.settings.topic_prefix)
         self.outbox.state(self.topics.announce, json.dumps(announce))
+        self.streams.republish()
         self.outbox.connected(True)
 
     def _on_message(self, topic: str, payload: bytes, received: float) -> None:

@@ -59,6 +59,9 @@ CAMERA_SCHEMA = vol.Schema(
         vol.Required("name"): vol.All(vol.Coerce(str), vol.Match(CAMERA_RE)),
         vol.Optional("match_threshold"): _unit_float(),
         vol.Optional("margin"): _unit_float(),
+        # A camera stream (RTSP, HTTP MJPEG or a video file) read at ``fps`` (DESIGN §11).
+        vol.Optional("stream"): vol.Coerce(str),
+        vol.Optional("fps"): vol.All(vol.Coerce(float), vol.Range(min=0.1, max=30)),
     }
 )
 
@@ -92,6 +95,9 @@ OPTIONS_SCHEMA = vol.Schema(
         # re-embedded from its stored crops when it changes.
         vol.Optional("embedder_file"): vol.Coerce(str),
         vol.Optional("embedder_preprocessing"): _preprocessing,
+        # Frames per second of all camera streams together; each frame is one recognition.
+        vol.Optional("stream_max_fps", default=8.0): vol.All(
+            vol.Coerce(float), vol.Range(min=0.5, max=120)),
     }
 )
 
@@ -129,6 +135,8 @@ class CameraOverride:
 
     match_threshold: float | None
     margin: float | None
+    stream: str | None = None
+    fps: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +167,7 @@ class Settings:
     workers: int
     publish_queue: int
     advertise_url: str | None
+    stream_max_fps: float = 8.0
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any], *, under_supervisor: bool = False) -> Settings:
@@ -171,7 +180,8 @@ class Settings:
         except vol.MultipleInvalid as err:
             raise ConfigError(_describe(err.errors[0], raw)) from None
         cameras = {
-            c["name"]: CameraOverride(c.get("match_threshold"), c.get("margin"))
+            c["name"]: CameraOverride(c.get("match_threshold"), c.get("margin"),
+                                      c.get("stream") or None, c.get("fps", 2.0))
             for c in data["cameras"]
         }
         fallback_data = SUPERVISOR_DATA_DIR if under_supervisor else default_data_dir()
@@ -200,6 +210,7 @@ class Settings:
             workers=data["workers"],
             publish_queue=data["publish_queue"],
             advertise_url=data.get("advertise_url"),
+            stream_max_fps=data["stream_max_fps"],
         )
 
 
