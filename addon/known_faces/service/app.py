@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from .. import __version__
+from ..errors import UnknownCamera
 from ..pipeline.engine import Engine
 from ..pipeline.match import MatchSettings
 from ..publish import payloads
@@ -307,3 +308,14 @@ class Service:
             return counts
 
         return await self._on_worker(work)
+
+    def is_stream_camera(self, camera: str) -> bool:
+        """Whether ``camera`` is configured with a stream."""
+        return camera in self.streams.readers
+
+    def stream_frame(self, camera: str, *, annotated: bool) -> bytes | None:
+        """A stream camera's newest frame as JPEG (annotated: its tracks drawn), None before
+        the first one."""
+        if camera not in self.streams.readers:
+            raise UnknownCamera("no stream camera of this name")
+        return self.streams.live_jpeg(camera) if annotated else self.streams.current_jpeg(camera)

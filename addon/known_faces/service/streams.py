@@ -62,6 +62,7 @@ class StreamCameras:
         self.latest: dict[str, LatestFrame] = {}
         self.tracked: dict[str, TrackedCamera] = {}
         self.readers: dict[str, StreamReader] = {}
+        self._live: dict[str, tuple[tuple[float, str | None], bytes]] = {}
         for name, options in streams.items():
             assert options.stream is not None
             self.tracked[name] = TrackedCamera(name, on_unknown_track=keep_sighting(recognizer))
@@ -137,14 +138,22 @@ class StreamCameras:
         return latest.jpeg if latest is not None else None
 
     def live_jpeg(self, camera: str) -> bytes | None:
-        """The newest frame with the last recognised frame's faces and track names drawn."""
+        """The newest frame with the last recognised frame's faces and track names drawn; the
+        same bytes object again while neither changed (a viewer sends each frame once)."""
         latest = self.latest.get(camera)
         if latest is None:
             return None
         tracked = self.tracked[camera].last
+        if tracked is not None and (datetime.now(UTC) - tracked[0].time).total_seconds() \
+                >= LIVE_BOXES_S:
+            tracked = None  # those faces are gone by now
+        key = (latest.received, tracked[0].snapshot_id if tracked is not None else None)
+        cached = self._live.get(camera)
+        if cached is not None and cached[0] == key:
+            return cached[1]
         image = latest.image.copy()
         if tracked is not None:
-            result, frame = tracked
-            if (datetime.now(UTC) - result.time).total_seconds() < LIVE_BOXES_S:
-                draw(image, result, track_labels(frame))
-        return frame_jpeg(image)
+            draw(image, tracked[0], track_labels(tracked[1]))
+        jpeg = frame_jpeg(image)
+        self._live[camera] = (key, jpeg)
+        return jpeg
