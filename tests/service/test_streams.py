@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import re
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -156,6 +158,31 @@ def test_rtsp_stream_is_tracked_and_resumes_after_the_camera_restarts(
     assert again["track_id"] != first["track_id"]
 
 
+def test_watch_prints_the_rtsp_camera_s_events_live(rtsp_camera: RtspCamera,
+                                                     enrolled_dir: Path) -> None:
+    """``known-faces watch rtsp://…`` prints Obama's track as a JSON line while the stream
+    goes on (the command runs until stopped)."""
+    command = [sys.executable, "-m", "known_faces.cli", "watch", rtsp_camera.url, "--json",
+               "--data-dir", str(enrolled_dir)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        event = json.loads(lines.get(timeout=90))
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert event["person"] == "barack_obama"
+    assert event["camera"] == "watch"
+    assert event["track_id"].startswith("watch-")
+
+
 class NotVideo(BaseHTTPRequestHandler):
     """An HTTP server that answers with a web page, not a stream."""
 
@@ -246,6 +273,8 @@ def test_eight_streams_share_the_frame_budget_in_bounded_memory(
         assert state["budget_binding"] is True
         assert state["budget_fps"] == 4
     assert metric(runner, "known_faces_stream_budget_binding") == 1
+    # At 0.5 frames/s a track outlives three missed frames, not the default 2.5 s.
+    assert runner.service.streams.tracked["cam0"].tracker.settings.max_unseen_s == 6
     assert all(metric(runner, "known_faces_stream_fps", n) == 0.5 for n in names)
     peak_pending = 0
 

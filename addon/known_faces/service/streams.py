@@ -14,14 +14,18 @@ event loop (``call_soon_threadsafe``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import numpy as np
 
 from ..pipeline.annotate import draw
+from ..pipeline.tracker import TrackerSettings
 from ..publish import payloads
 from ..publish.outbox import Outbox
 from ..publish.topics import Topics
@@ -34,9 +38,19 @@ from .metrics import Metrics, Sampled
 from .recognition import RecognitionLoop
 
 LOG = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # The live view draws the last recognised frame's faces only while they are this recent.
 LIVE_BOXES_S = 3.0
+# A track survives this many frame intervals unseen (one missed detection at a slow rate).
+UNSEEN_FRAMES = 3
+
+
+def tracker_settings(fps: float) -> TrackerSettings:
+    """The tracker of a stream read at ``fps``: its timeout never shorter than a few frames,
+    or a budget-slowed camera would start a new track (and event) at every missed face."""
+    default = TrackerSettings()
+    return TrackerSettings(max_unseen_s=max(default.max_unseen_s, UNSEEN_FRAMES / fps))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +79,8 @@ class StreamCameras:
         self._live: dict[str, tuple[tuple[float, str | None], bytes]] = {}
         for name, options in streams.items():
             assert options.stream is not None
-            self.tracked[name] = TrackedCamera(name, on_unknown_track=keep_sighting(recognizer))
+            self.tracked[name] = TrackedCamera(name, tracker_settings(self.budget.fps(name)),
+                                               keep_sighting(recognizer))
             recognition.trackers[name] = self.tracked[name]
             self.readers[name] = StreamReader(
                 name, options.stream, options.fps, self.budget.fps(name),
@@ -119,13 +134,16 @@ class StreamCameras:
     def _on_frame(self, camera: str, image: np.ndarray, received: float) -> None:
         jpeg = frame_jpeg(image)
         self.latest[camera] = LatestFrame(image, jpeg, received)
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(
-                self._recognition.submit, Snapshot(camera, jpeg, received, "stream"))
+        self._to_loop(self._recognition.submit, Snapshot(camera, jpeg, received, "stream"))
 
     def _on_status(self, status: StreamStatus) -> None:
+        self._to_loop(self._publish, status)
+
+    def _to_loop(self, call: Callable[[T], None], arg: T) -> None:
+        """Run ``call(arg)`` on the loop; nothing once the loop is gone (shutting down)."""
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._publish, status)
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(call, arg)
 
     def _publish(self, status: StreamStatus) -> None:
         self._outbox.state(self._topics.camera_stream(status.camera),
