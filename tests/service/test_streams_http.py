@@ -20,7 +20,7 @@ from known_faces.pipeline.annotate import COLOURS
 from known_faces.pipeline.results import FaceStatus
 from tests import videos
 
-from .helpers import ServiceRunner, wait_until
+from .helpers import ServiceRunner, free_port, wait_until
 
 SIZE = (320, 240)
 DOOR_SIZE = (640, 480)  # faces of about 70-100 px: enough for the enrollment gates
@@ -140,3 +140,24 @@ def test_enroll_the_face_in_view_of_a_stream_camera(api: ServiceRunner) -> None:
     for camera in ("porch", "garage"):
         status, answer = enroll_from(api, "Somebody", camera)
         assert (status, answer["error"]) == (404, "unknown_camera")
+
+
+def test_an_http_mjpeg_stream_is_read(start_service: Callable[..., ServiceRunner],
+                                      walk_video: Path, photo: Callable[[str], bytes]) -> None:
+    """An HTTP MJPEG camera: here the service's own live view of the door camera, read back as
+    the stream of a second camera (requests from 127.0.0.1 trusted, as a camera URL carries no
+    bearer token). The mirror goes online and names Obama."""
+    port = free_port()
+    live = f"http://127.0.0.1:{port}/api/v1/cameras/door/live.mjpg"
+    api = start_service(http_port=port, trusted_peers=frozenset({"127.0.0.1"}), cameras=[
+        {"name": "door", "stream": str(walk_video), "fps": 2},
+        {"name": "mirror", "stream": live, "fps": 2}])
+    assert api.http("POST", "/enroll?name=Barack%20Obama",
+                    photo("people/barack_obama/barack_obama_1.jpg")).status == 201
+    reader = api.service.streams.readers["mirror"]
+    wait_until(lambda: reader.status.online and reader.status.frames >= 3, 60, step=0.2)
+    wait_until(lambda: any(t.person == "barack_obama" for t in
+                           (*api.service.streams.tracked["mirror"].tracker.active,
+                            *api.service.streams.tracked["mirror"].finished)), 60, step=0.2)
+    events = api.http("GET", "/events?limit=500").json()["events"]
+    assert any(e["camera"] == "mirror" and e["person"] == "barack_obama" for e in events)

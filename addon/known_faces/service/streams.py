@@ -123,7 +123,9 @@ class StreamCameras:
     def stop(self) -> None:
         """Stop every reader (blocking: call it in a thread)."""
         for reader in self.readers.values():
-            reader.stop()
+            reader.signal()
+        for reader in self.readers.values():
+            reader.join()
 
     def republish(self) -> None:
         """Every stream's retained state again (after a broker reconnect)."""

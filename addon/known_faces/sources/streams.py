@@ -91,14 +91,17 @@ class StreamReader:
         """Start reading."""
         self._thread.start()
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop reading (the current read ends within its timeout)."""
+    def signal(self) -> None:
+        """Ask the thread to stop (the current read ends within its timeout)."""
         self._stop.set()
+
+    def join(self, timeout: float = 15.0) -> None:
+        """Wait for the thread to end."""
         self._thread.join(timeout)
 
-    def _report(self, **changes: object) -> None:
-        self.status = replace(self.status, **changes)  # type: ignore[arg-type]
-        self._on_status(self.status)
+    def _report(self, status: StreamStatus) -> None:
+        self.status = status
+        self._on_status(status)
 
     def _run(self) -> None:
         delay = self._backoff[0]
@@ -131,8 +134,8 @@ class StreamReader:
             LOG.warning("stream %s: %s", self.camera, error)
             self._last_error = error
         if self.status.online or self.status.error != error:
-            self._report(online=False, error=error,
-                         reconnects=self.status.reconnects + int(self.status.online))
+            self._report(replace(self.status, online=False, error=error,
+                                 reconnects=self.status.reconnects + int(self.status.online)))
 
     def _read(self, source: VideoSource) -> bool:
         """Hand frames over until the stream fails; True when at least one frame came."""
@@ -157,8 +160,8 @@ class StreamReader:
                 if not got and self._last_error is not None:
                     LOG.info("stream %s: online", self.camera)
                 self._last_error = None
-                self._report(online=True, error=None, frames=self.status.frames + 1,
-                             last_frame=stamp)
+                self._report(replace(self.status, online=True, error=None,
+                                     frames=self.status.frames + 1, last_frame=stamp))
                 last_state = now
             else:
                 self.status = replace(self.status, frames=self.status.frames + 1,
