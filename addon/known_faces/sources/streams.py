@@ -108,7 +108,7 @@ class StreamReader:
         while not self._stop.is_set():
             try:
                 source = VideoSource(self.url, open_timeout_s=self._open_timeout_s,
-                                     read_timeout_s=self._open_timeout_s)
+                                     read_timeout_s=self._open_timeout_s, decode_threads=1)
             except StreamError as err:
                 self._failed(str(err))
                 self._stop.wait(delay)

@@ -74,13 +74,16 @@ class VideoSource:
     """One opened video or stream; ``frames`` reads it to the end (or until it fails)."""
 
     def __init__(self, source: str, *, open_timeout_s: float = OPEN_TIMEOUT_S,
-                 read_timeout_s: float = READ_TIMEOUT_S) -> None:
+                 read_timeout_s: float = READ_TIMEOUT_S, decode_threads: int = 0) -> None:
+        """``decode_threads`` 0 lets FFmpeg choose (fast for one video); a service reading
+        many streams at a few frames per second decodes each on one thread instead."""
         self.source = source
         self.shown = redact(source)
         if not is_url(source) and not Path(source).is_file():
             raise StreamError(f"cannot open {self.shown}: no such file")
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000),
-                  cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(read_timeout_s * 1000)]
+                  cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(read_timeout_s * 1000),
+                  cv2.CAP_PROP_N_THREADS, decode_threads]
         self._capture = cv2.VideoCapture(source, cv2.CAP_FFMPEG, params)
         if not self._capture.isOpened():
             self._capture.release()
