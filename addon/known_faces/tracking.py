@@ -49,17 +49,22 @@ class TrackedCamera:
     """One camera's tracker and what its frames said last."""
 
     def __init__(self, camera: str, settings: TrackerSettings | None = None,
-                 on_unknown_track: UnknownTrackHook | None = None) -> None:
+                 on_unknown_track: UnknownTrackHook | None = None, *,
+                 keep_finished: bool = True) -> None:
+        """``keep_finished``: remember ended tracks for ``finish`` (a video's summary; a
+        camera that runs for months keeps none)."""
         self.camera = camera
         self.tracker = Tracker(settings, id_prefix=f"{camera}-")
         self.on_unknown_track = on_unknown_track
         self.last: tuple[SnapshotResult, FrameTracks] | None = None
         self.finished: list[Track] = []
+        self._keep_finished = keep_finished
 
     def add(self, result: SnapshotResult, now: float) -> list[payloads.Payload]:
         """Track one frame's faces; the events it makes (usually none)."""
         frame = self.tracker.update(result.faces, now)
-        self.finished += [t for t in frame.ended if t.confirmed]
+        if self._keep_finished:
+            self.finished += [t for t in frame.ended if t.confirmed]
         self.last = (result, frame)
         events = []
         for event in frame.events:

@@ -80,7 +80,7 @@ class StreamCameras:
         for name, options in streams.items():
             assert options.stream is not None
             self.tracked[name] = TrackedCamera(name, tracker_settings(self.budget.fps(name)),
-                                               keep_sighting(recognizer))
+                                               keep_sighting(recognizer), keep_finished=False)
             recognition.trackers[name] = self.tracked[name]
             self.readers[name] = StreamReader(
                 name, options.stream, options.fps, self.budget.fps(name),
