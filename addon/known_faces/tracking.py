@@ -120,8 +120,12 @@ def track_video(recognizer: Recognizer, source: VideoSource, *, camera: str,
     labels (same frame count, same rate). ``on_events`` gets each frame's events as they
     happen."""
     tracked = TrackedCamera(camera, settings, keep_sighting(recognizer))
-    writer = (video_writer(annotate, source.fps, source.width, source.height)
-              if annotate is not None else None)
+    # Written beside OUT under a temporary name and renamed at the end: a failed run leaves
+    # no half-written video under the name asked for.
+    partial = writer = None
+    if annotate is not None:
+        partial = annotate.with_name(f".{annotate.stem}.partial{annotate.suffix}")
+        writer = video_writer(annotate, source.fps, source.width, source.height, into=partial)
     frames = 0
     try:
         for frame in source.frames(0.0 if writer is not None else every_s):
@@ -133,9 +137,15 @@ def track_video(recognizer: Recognizer, source: VideoSource, *, camera: str,
             if writer is not None and tracked.last is not None:
                 writer.write(draw(frame.image, result, track_labels(tracked.last[1])))
             frames += 1
+    except BaseException:
+        if partial is not None:
+            partial.unlink(missing_ok=True)
+        raise
     finally:
         if writer is not None:
             writer.release()
+    if partial is not None and annotate is not None:
+        partial.replace(annotate)
     return VideoTracks(frames, source.fps, tracked.finish())
 
 

@@ -60,6 +60,7 @@ def test_recognize_video_names_each_appearance_once(visits: tuple[Path, int], en
     assert starts == sorted(starts)
     assert all(t["end_s"] > t["start_s"] for t in answer["tracks"])
     assert videos.count_frames(out) == count
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["annotated.mp4", "data"]
 
 
 def test_recognize_video_prints_one_line_per_track(visits: tuple[Path, int],

@@ -141,14 +141,17 @@ def annotate_image(data: bytes, result: SnapshotResult, target: Path) -> None:
 VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
 
 
-def video_writer(target: Path, fps: float, width: int, height: int) -> cv2.VideoWriter:
+def video_writer(target: Path, fps: float, width: int, height: int, *,
+                 into: Path | None = None) -> cv2.VideoWriter:
     """An opened writer for ``recognize VIDEO --annotate OUT``: MPEG-4 in .mp4/.mov, Motion
-    JPEG in .avi (OpenCV's wheels carry these encoders; H.264 they do not)."""
+    JPEG in .avi (OpenCV's wheels carry these encoders; H.264 they do not). It writes to
+    ``into`` (a temporary name beside ``target``) when given."""
     codec = VIDEO_CODECS.get(target.suffix.lower())
     if codec is None:
         raise KnownFacesError(f"cannot write {target} (use a .mp4, .mov or .avi name)",
                               code="unwritable")
-    writer = cv2.VideoWriter(str(target), cv2.VideoWriter.fourcc(*codec), fps, (width, height))
+    writer = cv2.VideoWriter(str(into or target), cv2.VideoWriter.fourcc(*codec), fps,
+                             (width, height))
     if not writer.isOpened():
         raise KnownFacesError(f"cannot write {target}", code="unwritable")
     return writer
