@@ -259,7 +259,8 @@ def test_eight_streams_share_the_frame_budget_in_bounded_memory(
     taken stay within the budget, pending snapshots stay one per camera at most, and memory
     stays bounded."""
     video = tmp_path / "walk.mp4"
-    videos.write(video, (*WALK, videos.Scene(None, 1), videos.Scene(videos.STRANGER, 2)),
+    # At 0.5 frames/s the stranger is seen four times a pass: enough to confirm the track.
+    videos.write(video, (*WALK, videos.Scene(None, 1), videos.Scene(videos.STRANGER, 8)),
                  size=(320, 240))
     names = [f"cam{i}" for i in range(8)]
     before = rss_kb()
@@ -293,4 +294,14 @@ def test_eight_streams_share_the_frame_budget_in_bounded_memory(
     processed = [json.loads(m.payload) for m in probe.messages
                  if m.topic.endswith("/state") and "/camera/" in m.topic]
     assert {p["camera"] for p in processed} == set(names)
+    wait_until(lambda: any(not e["known"] for e in
+                           runner.http("GET", "/events?limit=500").json()["events"]), 60, 0.5)
+    runner.stop()
+    gallery = Gallery.open(enrolled_dir)
+    unknown = [e for e in gallery.recent_events(500) if not e["known"]]
+    # The stranger is kept once per track (the visitor hook), not once per frame.
+    assert unknown
+    assert all(e["track_id"] for e in unknown)
+    assert gallery.unknown_sighting_count() == len(unknown)
+    gallery.close()
 
