@@ -153,4 +153,4 @@ def summaries(tracks: list[Track]) -> Iterator[payloads.Payload]:
     """The tracks in their JSON shape."""
     for t in tracks:
         yield payloads.track_summary(t.track_id, t.first_seen, t.last_seen, t.frames,
-                                     t.identity, t.best_similarity)
+                                     t.identity, t.best_score)

@@ -147,6 +147,8 @@ def test_a_lookalike_frame_does_not_flip_a_confident_track(face: Face) -> None:
     for i in range(12):  # many frames naming somebody else do outvote the track
         events += tracker.update([at(lookalike, box)], now=3 + i * 0.5).events
     assert named(events)[1:] == [(EventKind.CHANGED, "joe_biden")]
+    track = events[0].track
+    assert track.best_score == pytest.approx(0.62)  # the named person's best, not Obama's
 
 
 def test_a_stranger_is_one_unknown_track(face: Face) -> None:

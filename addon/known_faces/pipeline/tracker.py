@@ -82,6 +82,14 @@ class Track:
         """The slug the track is named as, None while unknown."""
         return self.identity.person if self.identity else None
 
+    @property
+    def best_score(self) -> float:
+        """The named person's best similarity over the track; for an unknown track, the best
+        similarity of any frame (how close it came to somebody)."""
+        if self.identity is None:
+            return self.best_similarity
+        return self.votes[self.identity.person].best
+
 
 @dataclass(frozen=True, slots=True)
 class TrackEvent:
