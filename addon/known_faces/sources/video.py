@@ -97,13 +97,16 @@ class VideoSource:
     def frames(self, every_s: float = 0.0) -> Iterator[Frame]:
         """The frames in order until the end or a read failure; with ``every_s``, only one
         per that many seconds of the stream (the others are grabbed, not converted)."""
-        due = 0.0
+        due = previous = 0.0
         while self._capture.grab():
             index = self._index
             self._index += 1
             position = float(self._capture.get(cv2.CAP_PROP_POS_MSEC)) / 1000
             if position <= 0 and index:
                 position = index / self.fps
+            if position < previous:  # the camera's clock started over: so does the sampling
+                due = position
+            previous = position
             if position + 1e-6 < due:
                 continue
             ok, image = self._capture.retrieve()
