@@ -266,7 +266,10 @@ def cmd_recognize(args: argparse.Namespace) -> int:
     """Recognise the faces of each image; bad images are reported, good ones still printed."""
     from .pipeline.annotate import annotate_image
     from .publish import payloads
+    from .video_cli import recognize_video, wants_video
 
+    if wants_video(args.images):
+        return recognize_video(args, load_recognizer(args))
     recognizer = load_recognizer(args)
     failures = Failures()
     images = expand_images(args.images)
@@ -518,7 +521,8 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true")
 
     recognize = command("recognize", cmd_recognize,
-                        "recognise the faces in images (a directory stands for its images)")
+                        "recognise the faces in images (a directory stands for its images) "
+                        "or in one video (one line per track)")
     recognize.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     recognize.add_argument("--camera", default="cli", help="camera name reported in results")
     recognize.add_argument("--threshold", type=float, help="match threshold override")
@@ -579,6 +583,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a folder of photos: DIR/<person>/*.jpg or DIR/<Name>_<N>.jpg")
     bench.add_argument("--repeat", type=positive_int, default=3, help="runs per photo")
     bench.add_argument("--json", action="store_true")
+
+    from .video_cli import add_watch
+
+    add_watch(command, load_recognizer)
 
     if importlib.util.find_spec("known_faces.service.cli") is not None:
         from .service.cli import register

@@ -85,3 +85,9 @@ class StorageError(KnownFacesError):
     change was rolled back, so the gallery is as it was before."""
 
     code = "storage_error"
+
+
+class UnknownCamera(KnownFacesError):
+    """No camera of this name has a stream (live view, enroll from the face in view)."""
+
+    code = "unknown_camera"

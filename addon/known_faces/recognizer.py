@@ -72,11 +72,13 @@ class Recognizer:
 
     def recognize(self, data: bytes, *, camera: str = "cli", source: str = "cli",
                   match: MatchSettings | None = None,
-                  received: float | None = None) -> SnapshotResult:
+                  received: float | None = None,
+                  keep_unknown: bool | None = None) -> SnapshotResult:
         """Every face of a snapshot with its verdict; ``match`` overrides the thresholds
         (per camera), ``received`` (a ``time.monotonic`` value) is when the snapshot
         arrived, so the latency includes its wait in the intake. Unknown faces are kept as
-        sightings for later clustering."""
+        sightings for later clustering, unless ``keep_unknown`` is False (a stream's tracker
+        keeps one per track instead of one per frame)."""
         start = time.monotonic() if received is None else received
         stages: dict[str, float] = {}
         detected = self.engine.analyse(data, stages)
@@ -90,7 +92,7 @@ class Recognizer:
             model=self.engine.model_id, faces=faces, time=datetime.now(UTC),
             latency_ms=(time.monotonic() - start) * 1000, stage_ms=stages,
         )
-        if self.keep_unknown:
+        if self.keep_unknown if keep_unknown is None else keep_unknown:
             for face in faces:
                 if face.status is FaceStatus.UNKNOWN and face.embedding is not None:
                     self.gallery.add_unknown_sighting(encode_crop(face.crop), face.embedding,

@@ -273,12 +273,12 @@ class ServiceProcess:
     """``known-faces serve`` in a subprocess, so its memory is measured alone."""
 
     def __init__(self, broker: Broker, prefix: str, data_dir: Path, workers: int = 2,
-                 threads: int = 1) -> None:
+                 threads: int = 1, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.data_dir = data_dir
         env = {**os.environ, "KNOWN_FACES_TOPIC_PREFIX": prefix, "KNOWN_FACES_LOG_LEVEL": "warning",
                "KNOWN_FACES_WORKERS": str(workers), "KNOWN_FACES_THREADS": str(threads),
-               "KNOWN_FACES_SNAPSHOT_TOPICS": "[]"}
+               "KNOWN_FACES_SNAPSHOT_TOPICS": "[]", **(env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "known_faces.cli", "serve", "--mqtt-host", "127.0.0.1",
              "--mqtt-port", str(broker.port), "--http-host", "127.0.0.1",

@@ -87,32 +87,38 @@ def place_labels(faces: Sequence[Box], sizes: Sequence[tuple[int, int]], width: 
     return placed
 
 
-def layout(result: SnapshotResult, width: int, height: int) -> list[Label]:
+# A face's label text and the status its colour shows, when the caller decides them (a
+# tracked face is labelled with its track's identity, not this frame's verdict).
+LabelText = tuple[str, FaceStatus]
+
+
+def layout(result: SnapshotResult, width: int, height: int,
+           labels: Sequence[LabelText] | None = None) -> list[Label]:
     """Every face's label, sized for the image (shrunk when wider than it) and placed."""
     thickness = max(2, round(max(width, height) / 500))
-    texts, sizes, styles = [], [], []
-    for face in result.faces:
-        text = face_label(face)
+    chosen = labels or [(face_label(face), face.status) for face in result.faces]
+    sizes, styles = [], []
+    for text, _ in chosen:
         scale, weight = thickness / 3, thickness
         (text_w, text_h), base = cv2.getTextSize(text, FONT, scale, weight)
         if text_w + 2 * PAD > width:  # a long name on a small image: shrink to fit
             shrink = (width - 2 * PAD) / (text_w + 2 * PAD)
             scale, weight = scale * shrink, max(1, round(weight * shrink))
             (text_w, text_h), base = cv2.getTextSize(text, FONT, scale, weight)
-        texts.append(text)
         sizes.append((min(text_w + 2 * PAD, width), text_h + base + 2 * PAD))
         styles.append((scale, weight))
     boxes = place_labels([face.box for face in result.faces], sizes, width, height)
-    return [Label(text, box, COLOURS[face.status], scale, weight)
-            for face, text, box, (scale, weight) in zip(result.faces, texts, boxes, styles,
-                                                         strict=True)]
+    return [Label(text, box, COLOURS[status], scale, weight)
+            for (text, status), box, (scale, weight) in zip(chosen, boxes, styles, strict=True)]
 
 
-def draw(image: np.ndarray, result: SnapshotResult) -> np.ndarray:
-    """The image with every face's box and label drawn on it (in place)."""
+def draw(image: np.ndarray, result: SnapshotResult,
+         texts: Sequence[LabelText] | None = None) -> np.ndarray:
+    """The image with every face's box and label drawn on it (in place); ``texts`` replaces
+    each face's own label."""
     height, width = image.shape[:2]
     thickness = max(2, round(max(width, height) / 500))
-    labels = layout(result, width, height)
+    labels = layout(result, width, height, texts)
     for face, label in zip(result.faces, labels, strict=True):
         x1, y1, x2, y2 = face.box
         cv2.rectangle(image, (x1, y1), (x2, y2), label.colour, thickness)
@@ -130,3 +136,22 @@ def annotate_image(data: bytes, result: SnapshotResult, target: Path) -> None:
     if not cv2.imwrite(str(target), draw(decode_image(data), result)):
         raise KnownFacesError(f"cannot write {target} (use a .jpg or .png name)",
                               code="unwritable")
+
+
+VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
+
+
+def video_writer(target: Path, fps: float, width: int, height: int, *,
+                 into: Path | None = None) -> cv2.VideoWriter:
+    """An opened writer for ``recognize VIDEO --annotate OUT``: MPEG-4 in .mp4/.mov, Motion
+    JPEG in .avi (OpenCV's wheels carry these encoders; H.264 they do not). It writes to
+    ``into`` (a temporary name beside ``target``) when given."""
+    codec = VIDEO_CODECS.get(target.suffix.lower())
+    if codec is None:
+        raise KnownFacesError(f"cannot write {target} (use a .mp4, .mov or .avi name)",
+                              code="unwritable")
+    writer = cv2.VideoWriter(str(into or target), cv2.VideoWriter.fourcc(*codec), fps,
+                             (width, height))
+    if not writer.isOpened():
+        raise KnownFacesError(f"cannot write {target}", code="unwritable")
+    return writer

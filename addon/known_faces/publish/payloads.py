@@ -11,10 +11,13 @@ import json
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..pipeline.results import Candidate, FaceResult, FaceStatus, Quality, SnapshotResult
 from ..pipeline.vote import Evidence, Verdict
+
+if TYPE_CHECKING:
+    from ..sources.streams import FrameBudget, StreamStatus
 
 Payload = dict[str, Any]
 
@@ -225,3 +228,29 @@ def double_take_messages(*, event_id: str, camera: str, zones: Iterable[str], ve
     camera_payload = {**base, "matches": matches, "misses": [], "unknowns": unknowns,
                       "personCount": person, "counts": counts}
     return per_face, camera_payload
+def track_detected(result: SnapshotResult, face: FaceResult, track_id: str,
+                   frames: int) -> Payload:
+    """``person_detected`` for a stream's track (DESIGN §11): the face of the frame that
+    confirmed the track or changed its identity, with ``track_id`` and the ``frames`` seen."""
+    return {**face_fields(result, face, str(uuid.uuid4())), "track_id": track_id,
+            "frames": frames}
+
+
+def track_summary(track_id: str, start_s: float, end_s: float, frames: int,
+                  identity: Candidate | None, best_similarity: float) -> Payload:
+    """One track of a video (``recognize VIDEO --json``): when, who, how sure."""
+    return {"track_id": track_id, "start_s": round(start_s, 2), "end_s": round(end_s, 2),
+            "frames": frames, "known": identity is not None,
+            "person": identity.person if identity else None,
+            "name": identity.name if identity else None,
+            "best_similarity": round(best_similarity, 4)}
+
+
+def stream_state(status: StreamStatus, budget: FrameBudget) -> Payload:
+    """Retained ``<prefix>/camera/<camera>/stream``: whether the stream is read, at what rate
+    (asked and got: the frame budget may scale it down), and when its last frame came."""
+    return {"camera": status.camera, "state": "online" if status.online else "offline",
+            "fps": status.fps, "effective_fps": round(status.effective_fps, 3),
+            "budget_fps": budget.max_total, "budget_binding": budget.binding,
+            "frames": status.frames, "reconnects": status.reconnects,
+            "last_frame_time": status.last_frame, "error": status.error}

@@ -64,3 +64,6 @@ class Topics:
     def frigate_event(self) -> str:
         """The consolidated answer about each followed Frigate event (DESIGN §10)."""
         return f"{self.prefix}/event/frigate"
+    def camera_stream(self, camera: str) -> str:
+        """Retained state of a camera's stream: online or offline, rates, last frame."""
+        return f"{self.prefix}/camera/{camera}/stream"

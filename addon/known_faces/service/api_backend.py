@@ -50,3 +50,10 @@ class ApiBackend(Protocol):
 
     async def import_archive(self, path: Path, mode: str) -> tuple[int, int]:
         """Merge or replace from an archive."""
+
+    def is_stream_camera(self, camera: str) -> bool:
+        """Whether ``camera`` is configured with a stream."""
+
+    def stream_frame(self, camera: str, *, annotated: bool) -> bytes | None:
+        """A stream camera's newest frame as JPEG, with its tracks drawn if ``annotated``;
+        None before its first frame."""

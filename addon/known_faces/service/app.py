@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from .. import __version__
+from ..errors import UnknownCamera
 from ..pipeline.engine import Engine
 from ..pipeline.match import MatchSettings
 from ..publish import payloads
@@ -44,6 +45,7 @@ from .metrics import Metrics
 from .mqtt_link import BrokerSettings, LinkCallbacks, MqttLink
 from .recent import RecentEvents
 from .recognition import RecognitionLoop
+from .streams import StreamCameras
 from .supervisor import Supervisor, SupervisorError
 
 LOG = logging.getLogger(__name__)
@@ -139,6 +141,8 @@ class Service:
         self.frigate_publisher = FrigatePublisher(self.topics, self.outbox,
                                                   double_take=settings.frigate.double_take)
         self.frigate: FrigateFollower | None = None
+        self.streams = StreamCameras(settings, self.recognition, self.recognizer, self.outbox,
+                                     self.topics, self.metrics)
         self._mqtt: MqttLink | None = None
         self.http_port = settings.http_port
         self.http_app: web.Application | None = None
@@ -217,6 +221,7 @@ class Service:
         tasks.append(asyncio.create_task(self.gallery_sync.watch()))
         if self.supervisor is not None:
             tasks.append(asyncio.create_task(self._discover(self.supervisor)))
+        self.streams.start(loop)
         self.ready.set()
         try:
             await stop.wait()
@@ -228,6 +233,7 @@ class Service:
                 await self.frigate.close()
             self.frigate_publisher.available(False)
             await runner.cleanup()
+            await asyncio.to_thread(self.streams.stop)
             await asyncio.to_thread(self._mqtt.stop)
             await asyncio.to_thread(self.recognition.shutdown)
             self.gallery.close()
@@ -260,6 +266,7 @@ class Service:
                                      self.version, self.settings.topic_prefix)
         self.outbox.state(self.topics.announce, json.dumps(announce))
         self.frigate_publisher.available(True)
+        self.streams.republish()
         self.outbox.connected(True)
 
     def _on_message(self, topic: str, payload: bytes, received: float, retained: bool) -> None:
@@ -343,3 +350,14 @@ class Service:
             return counts
 
         return await self._on_worker(work)
+
+    def is_stream_camera(self, camera: str) -> bool:
+        """Whether ``camera`` is configured with a stream."""
+        return camera in self.streams.readers
+
+    def stream_frame(self, camera: str, *, annotated: bool) -> bytes | None:
+        """A stream camera's newest frame as JPEG (annotated: its tracks drawn), None before
+        the first one."""
+        if camera not in self.streams.readers:
+            raise UnknownCamera("no stream camera of this name")
+        return self.streams.live_jpeg(camera) if annotated else self.streams.current_jpeg(camera)

@@ -61,6 +61,9 @@ CAMERA_SCHEMA = vol.Schema(
         vol.Required("name"): vol.All(vol.Coerce(str), vol.Match(CAMERA_RE)),
         vol.Optional("match_threshold"): _unit_float(),
         vol.Optional("margin"): _unit_float(),
+        # A camera stream (RTSP, HTTP MJPEG or a video file) read at ``fps`` (DESIGN §11).
+        vol.Optional("stream"): vol.Coerce(str),
+        vol.Optional("fps"): vol.All(vol.Coerce(float), vol.Range(min=0.1, max=30)),
     }
 )
 
@@ -95,6 +98,9 @@ OPTIONS_SCHEMA = vol.Schema(
         vol.Optional("embedder_file"): vol.Coerce(str),
         vol.Optional("embedder_preprocessing"): _preprocessing,
         **frigate_options(PREFIX_RE),
+        # Frames per second of all camera streams together; each frame is one recognition.
+        vol.Optional("stream_max_fps", default=8.0): vol.All(
+            vol.Coerce(float), vol.Range(min=0.5, max=120)),
     }
 )
 
@@ -132,6 +138,8 @@ class CameraOverride:
 
     match_threshold: float | None
     margin: float | None
+    stream: str | None = None
+    fps: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +171,7 @@ class Settings:
     publish_queue: int
     advertise_url: str | None
     frigate: FrigateSettings
+    stream_max_fps: float = 8.0
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any], *, under_supervisor: bool = False) -> Settings:
@@ -175,7 +184,8 @@ class Settings:
         except vol.MultipleInvalid as err:
             raise ConfigError(_describe(err.errors[0], raw)) from None
         cameras = {
-            c["name"]: CameraOverride(c.get("match_threshold"), c.get("margin"))
+            c["name"]: CameraOverride(c.get("match_threshold"), c.get("margin"),
+                                      c.get("stream") or None, c.get("fps", 2.0))
             for c in data["cameras"]
         }
         fallback_data = SUPERVISOR_DATA_DIR if under_supervisor else default_data_dir()
@@ -205,6 +215,7 @@ class Settings:
             publish_queue=data["publish_queue"],
             advertise_url=data.get("advertise_url"),
             frigate=FrigateSettings.from_options(data),
+            stream_max_fps=data["stream_max_fps"],
         )
 
 

@@ -32,6 +32,7 @@ from ..errors import (
     KnownFacesError,
     ModelError,
     StorageError,
+    UnknownCamera,
     UnknownFace,
     UnknownPerson,
 )
@@ -40,6 +41,7 @@ from ..sources.cameras import valid_camera
 from ..ui.paths import is_page, is_public, login_location
 from .access import Access, Denied
 from .intake import IntakeFull
+from .live_view import live_mjpeg, stream_camera
 from .openapi import openapi_document
 from .routes import API_BASE, INT64_MAX, MAX_ARCHIVE_BYTES, MAX_EVENTS, MAX_JSON_BYTES, ROUTES
 
@@ -63,6 +65,7 @@ _STATUS_OF: dict[type[KnownFacesError], int] = {
     InvalidArchive: 400,
     UnknownPerson: 404,
     UnknownFace: 404,
+    UnknownCamera: 404,
     DuplicateName: 409,
     ImageTooLarge: 413,
     EnrollmentRejected: 422,
@@ -248,6 +251,7 @@ class Api:
         self.service = service
         self.access = Access(service.token, service.trusted_peers)
         self._openapi = openapi_document(service.version)
+        self.closing = asyncio.Event()  # set at shutdown: live views end
 
     # -- middleware --------------------------------------------------------------------------
     def authorise(self, request: web.Request) -> None:
@@ -365,10 +369,26 @@ class Api:
         if name is None:
             raise ApiError(400, InvalidName.code, "the 'name' query parameter is required")
         source = request.query.get("source", "http")[:64]
-        image = await read_image(request)
+        if "camera" in request.query:
+            image = self.camera_frame(request)
+        else:
+            image = await read_image(request)
         face, person, created = await self.service.enroll_by_name(name, image, source=source)
         return web.json_response({"face": face.as_dict(), "person": person.as_dict(),
                                   "created": created}, status=201)
+
+    def camera_frame(self, request: web.Request) -> bytes:
+        """The current frame of the stream camera named in the query (enroll the face in
+        view): 404 for a camera without a stream, 422 before its first frame."""
+        camera = stream_camera(request.query["camera"], self.service)
+        frame = self.service.stream_frame(camera, annotated=False)
+        if frame is None:
+            raise EnrollmentRejected("the camera has sent no frame yet", code="no_frame")
+        return frame
+
+    async def live_view(self, request: web.Request) -> web.StreamResponse:
+        """The annotated MJPEG stream (service/live_view.py)."""
+        return await live_mjpeg(request, self.service, self.closing)
 
     async def delete_face(self, request: web.Request) -> web.Response:
         """204."""
@@ -466,6 +486,11 @@ def build_app(service: ApiBackend, *, stall_timeout: float = STALL_TIMEOUT) -> w
     )
     app[_STALL_TIMEOUT_KEY] = stall_timeout
     app[ACCESS_KEY] = api.access
+
+    async def end_live_views(_app: web.Application) -> None:
+        api.closing.set()
+
+    app.on_shutdown.append(end_live_views)
     for route in ROUTES:
         app.router.add_route(route.method, API_BASE + route.path, getattr(api, route.handler))
     return app

@@ -66,6 +66,21 @@ class Gauge:
         yield f"{self.name} {_number(self.read())}"
 
 
+class Sampled:
+    """Values per label read when scraped (a reader thread's counts, a stream's state): the
+    thread keeps its own numbers, the loop only reads them."""
+
+    def __init__(self, name: str, help_text: str, label: str,
+                 read: Callable[[], dict[str, float]], kind: str = "gauge") -> None:
+        self.name, self.help, self.kind = name, help_text, kind
+        self._label, self._read = label, read
+
+    def samples(self) -> Iterable[str]:
+        """Exposition lines."""
+        for value, number in sorted(self._read().items()):
+            yield f'{self.name}{{{self._label}="{_escape(value)}"}} {_number(number)}'
+
+
 class Histogram:
     """Cumulative latency buckets per label set, in seconds."""
 
@@ -160,7 +175,7 @@ class Metrics:
             "known_faces_publish_dropped_total",
             "Outgoing MQTT messages that could not be kept or sent, per kind and reason.",
         )
-        self._gauges: list[Gauge] = []
+        self._gauges: list[Gauge | Sampled] = []
         self._counters: list[Counter] = []
 
     def gauge(self, name: str, help_text: str, read: Callable[[], float]) -> None:
@@ -171,10 +186,13 @@ class Metrics:
         """A counter a feature adds (the Frigate follower, …), exposed with the others."""
         self._counters.append(Counter(name, help_text))
         return self._counters[-1]
+    def sampled(self, family: Sampled) -> None:
+        """Expose values per label read at scrape time."""
+        self._gauges.append(family)
 
     def render(self) -> str:
         """The whole exposition document."""
-        families: list[Counter | Histogram | Gauge] = [
+        families: list[Counter | Histogram | Gauge | Sampled] = [
             self.received,
             self.processed,
             self.dropped,

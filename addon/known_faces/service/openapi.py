@@ -181,7 +181,7 @@ def _operation(route: Route) -> dict[str, Any]:
     if parameters:
         operation["parameters"] = parameters
     if route.body is not None:
-        operation["requestBody"] = _request_body(route.body)
+        operation["requestBody"] = {**_request_body(route.body), "required": route.body_required}
     return operation
 
 

@@ -25,6 +25,7 @@ from ..publish.mqtt_results import ResultPublisher
 from ..recognizer import Recognizer
 from ..sources.cameras import valid_camera
 from ..sources.snapshot import Snapshot
+from ..tracking import TrackedCamera
 from .intake import LatestPerCamera
 from .metrics import CameraLabels, Metrics
 
@@ -58,6 +59,8 @@ class RecognitionLoop:
         # Told of every published result after the publisher (the web UI's recent events).
         self.observers: list[Callable[[Snapshot, SnapshotResult, list[payloads.Payload]],
                                       None]] = []
+        # Stream cameras' trackers (service/streams.py): their frames make one event per track.
+        self.trackers: dict[str, TrackedCamera] = {}
 
     def tasks(self) -> list[asyncio.Task[None]]:
         """One dispatch task per worker thread."""
@@ -133,13 +136,17 @@ class RecognitionLoop:
         return outcome.result
 
     def _infer(self, snapshot: Snapshot) -> Outcome:
-        """Worker thread: recognise, then prepare (and record) what gets published."""
+        """Worker thread: recognise, then prepare (and record) what gets published; a stream
+        frame's faces go through the camera's tracker instead of one event each."""
+        tracked = self.trackers.get(snapshot.camera) if snapshot.source == "stream" else None
         result = self.recognizer.recognize(
             snapshot.payload, camera=snapshot.camera, source=snapshot.source,
-            match=self._camera_match.get(snapshot.camera), received=snapshot.received)
+            match=self._camera_match.get(snapshot.camera), received=snapshot.received,
+            keep_unknown=False if tracked is not None else None)
         if not snapshot.publish:
             return Outcome(result, [], None)
-        events = payloads.person_detected_events(result, snapshot.extra)
+        events = (tracked.add(result, snapshot.received) if tracked is not None
+                  else payloads.person_detected_events(result, snapshot.extra))
         for event in events:
             self.recognizer.gallery.record_event(event)
         best = max(result.faces, key=lambda f: (f.passed_gates, f.quality.face_px), default=None)

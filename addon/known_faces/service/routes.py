@@ -18,6 +18,7 @@ MAX_ARCHIVE_BYTES = 512 * 1024 * 1024
 MAX_JSON_BYTES = 16 * 1024
 MAX_EVENTS = 500
 INT64_MAX = 2**63 - 1  # SQLite's largest integer: the face id range
+LIVE_BOUNDARY = "frame"  # the MJPEG live view's part separator
 
 
 class Body(StrEnum):
@@ -60,6 +61,7 @@ class Route:
     query: tuple[Param, ...] = ()
     produces: str = "application/json"
     answer: str | None = None  # the OpenAPI schema (components) of the success body
+    body_required: bool = True
 
 
 # Path levels (``{slug}``, ``{face_id}``) mean the same in every route.
@@ -110,9 +112,12 @@ ROUTES: tuple[Route, ...] = (
           (201, *_BODY_ERRORS, *_PERSON_ERRORS, 413, 422), body=Body.IMAGE, answer="FaceAdded",
           query=(_SOURCE,)),
     Route("POST", "/enroll", "enroll", "Add a photo's face to the person of that name, "
-          "creating the person only if the face is accepted.",
-          (201, *_BODY_ERRORS, 401, 413, 422), body=Body.IMAGE, answer="Enrolled",
-          query=(NAME, _SOURCE)),
+          "creating the person only if the face is accepted; with `camera`, the face in view "
+          "of that stream camera instead of a photo.",
+          (201, *_BODY_ERRORS, 401, 404, 413, 422), body=Body.IMAGE, answer="Enrolled",
+          query=(NAME, _SOURCE, Param(
+              "camera", "string", "Enroll from this stream camera's current frame (no body).",
+              pattern=CAMERA_RE)), body_required=False),
     Route("DELETE", "/people/{slug}/faces/{face_id}", "delete_face", "Remove one face.",
           (204, *_PERSON_ERRORS)),
     Route("GET", "/people/{slug}/faces/{face_id}/crop", "face_crop",
@@ -133,4 +138,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/metrics", "metrics", "Prometheus metrics.", (200, 401),
           produces="text/plain"),
     Route("GET", "/openapi.json", "openapi", "This document.", (200, 401)),
+    Route("GET", "/cameras/{camera}/live.mjpg", "live_view",
+          "A stream camera's live view with faces, names and scores drawn (MJPEG).",
+          (200, 401, 404), produces=f"multipart/x-mixed-replace; boundary={LIVE_BOUNDARY}"),
 )
