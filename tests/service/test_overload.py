@@ -72,10 +72,14 @@ def test_a_flood_from_six_cameras_delivers_or_counts_every_event(
         assert len({json.loads(m.payload)["event_id"] for m in delivered}) == len(delivered)
         assert len(delivered) + dropped_events(runner) == total
         assert all(json.loads(m.payload)["person"] == "barack_obama" for m in delivered)
-        # Snapshots either became results or were replaced by newer ones, and both were counted.
+        # Snapshots that arrived either became results or were replaced by newer ones, and
+        # both were counted. (QoS 0 snapshots the broker itself discards for a subscriber that
+        # falls behind never arrive; the broker is measured, not trusted, here.)
         metrics = runner.service.metrics
+        received = sum(metrics.received.values.values())
+        assert 0 < received <= sent
         processed = sum(metrics.processed.values.values())
-        assert processed + sum(metrics.dropped.values.values()) == sent
+        assert processed + sum(metrics.dropped.values.values()) == received
     finally:
         cameras.close()
         probe.close()
