@@ -85,3 +85,9 @@ class StorageError(KnownFacesError):
     change was rolled back, so the gallery is as it was before."""
 
     code = "storage_error"
+
+
+class UnknownVisitor(KnownFacesError):
+    """No visitor has this id (never had, forgotten, merged, assigned or purged)."""
+
+    code = "unknown_visitor"

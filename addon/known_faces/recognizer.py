@@ -7,6 +7,7 @@ SQLite read) and lets a long-running service pick up people enrolled by another 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import uuid
@@ -18,10 +19,19 @@ import numpy as np
 from .errors import EnrollmentRejected
 from .pipeline.engine import Engine, decode_crop, encode_crop, timed
 from .pipeline.match import Matcher, MatchSettings
-from .pipeline.results import DetectedFace, FaceResult, FaceStatus, Match, SnapshotResult
+from .pipeline.quality import enrollment_problem
+from .pipeline.results import (
+    DetectedFace,
+    FaceResult,
+    FaceStatus,
+    Match,
+    Quality,
+    SnapshotResult,
+)
 from .publish import payloads
 from .store.gallery import Face, Gallery, Person
 from .store.names import clean_name
+from .store.visitors import DEFAULT_THRESHOLD, Visitors
 
 REEMBED_BATCH = 32
 
@@ -30,11 +40,14 @@ class Recognizer:
     """Recognition and enrollment against one gallery."""
 
     def __init__(self, engine: Engine, gallery: Gallery, match: MatchSettings | None = None,
-                 *, keep_unknown: bool = True) -> None:
+                 *, keep_unknown: bool = True,
+                 visitor_threshold: float = DEFAULT_THRESHOLD) -> None:
         self.engine = engine
         self.gallery = gallery
         self.match_settings = match or MatchSettings()
         self.keep_unknown = keep_unknown
+        self.visitors = Visitors(gallery, engine.model_id, engine.embedder.dim,
+                                 visitor_threshold)
         self._lock = threading.Lock()
         self._version = -1
         self._matcher = Matcher([], [])
@@ -75,8 +88,9 @@ class Recognizer:
                   received: float | None = None) -> SnapshotResult:
         """Every face of a snapshot with its verdict; ``match`` overrides the thresholds
         (per camera), ``received`` (a ``time.monotonic`` value) is when the snapshot
-        arrived, so the latency includes its wait in the intake. Unknown faces are kept as
-        sightings for later clustering."""
+        arrived, so the latency includes its wait in the intake. With ``keep_unknown`` every
+        unknown face joins or starts a visitor (one that matches an ignored visitor is
+        ``ignored``)."""
         start = time.monotonic() if received is None else received
         stages: dict[str, float] = {}
         detected = self.engine.analyse(data, stages)
@@ -85,17 +99,15 @@ class Recognizer:
         with timed(stages, "match"):
             verdicts = iter(self._matcher.match(np.stack(vectors), settings) if vectors else [])
             faces = tuple(self._result(face, verdicts) for face in detected)
+        now = datetime.now(UTC)
+        if self.keep_unknown:
+            with timed(stages, "visitors"):
+                faces = tuple(self._visit(face, camera, now.isoformat()) for face in faces)
         result = SnapshotResult(
             snapshot_id=str(uuid.uuid4()), camera=camera, source=source,
-            model=self.engine.model_id, faces=faces, time=datetime.now(UTC),
+            model=self.engine.model_id, faces=faces, time=now,
             latency_ms=(time.monotonic() - start) * 1000, stage_ms=stages,
         )
-        if self.keep_unknown:
-            for face in faces:
-                if face.status is FaceStatus.UNKNOWN and face.embedding is not None:
-                    self.gallery.add_unknown_sighting(encode_crop(face.crop), face.embedding,
-                                                      self.engine.model_id, camera,
-                                                      result.time.isoformat())
         return result
 
     @staticmethod
@@ -106,6 +118,27 @@ class Recognizer:
         verdict = next(verdicts)
         return FaceResult(face, FaceStatus.KNOWN if verdict.known else FaceStatus.UNKNOWN,
                           verdict)
+
+    def _visit(self, face: FaceResult, camera: str, time: str) -> FaceResult:
+        """An unknown face recorded as a visitor's sighting (DESIGN §9)."""
+        if face.status is not FaceStatus.UNKNOWN or face.embedding is None:
+            return face
+        seen = self.visitors.observe(face.embedding, encode_crop(face.crop),
+                                     payloads.quality(face.quality), camera, time)
+        if seen is None:
+            return face
+        status = FaceStatus.IGNORED if seen.ignored else FaceStatus.UNKNOWN
+        return dataclasses.replace(face, status=status, visitor=seen)
+
+    def enrollment_gate(self, quality: dict[str, float]) -> tuple[str, str] | None:
+        """The enrollment gates over a stored face's quality measures (assigning a visitor
+        enrolls only the crops a photo of them would have been enrolled with)."""
+        try:
+            measures = Quality(int(quality["face_px"]), float(quality["detection_score"]),
+                               float(quality["blur"]), float(quality["yaw"]))
+        except (KeyError, TypeError, ValueError):
+            return "low_quality", "its quality measures are unreadable"
+        return enrollment_problem(measures, self.engine.gates)
 
     def enroll(self, slug: str, data: bytes, *, source: str = "cli") -> Face:
         """Add one photo's face to a person (strict gates; EnrollmentRejected says why)."""
