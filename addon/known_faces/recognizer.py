@@ -21,6 +21,7 @@ from .pipeline.engine import Engine, decode_crop, encode_crop, timed
 from .pipeline.match import Matcher, MatchSettings
 from .pipeline.quality import enrollment_problem
 from .pipeline.results import (
+    Candidate,
     DetectedFace,
     FaceResult,
     FaceStatus,
@@ -31,7 +32,7 @@ from .pipeline.results import (
 from .publish import payloads
 from .store.gallery import Face, Gallery, Person
 from .store.names import clean_name
-from .store.visitors import DEFAULT_THRESHOLD, Visitors
+from .store.visitors import DEFAULT_THRESHOLD, FaceSearch, Visitors
 
 REEMBED_BATCH = 32
 
@@ -129,6 +130,22 @@ class Recognizer:
             return face
         status = FaceStatus.IGNORED if seen.ignored else FaceStatus.UNKNOWN
         return dataclasses.replace(face, status=status, visitor=seen)
+
+    def search(self, data: bytes, threshold: float) -> list[FaceSearch]:
+        """Every gated face of a photo with the people, visitors and kept sightings scoring at
+        least ``threshold`` against it ("was this person here before?"). Records nothing."""
+        found = []
+        for face in self.engine.analyse(data):
+            if face.embedding is None:
+                continue
+            matcher = self._matcher
+            scores = matcher.person_similarities(face.embedding[None])
+            people = sorted((Candidate(p.slug, p.name, float(score))
+                             for p, score in zip(matcher.people, scores[0], strict=True)
+                             if score >= threshold), key=lambda c: -c.similarity)
+            hits = self.visitors.search(face.embedding, threshold, [c.person for c in people])
+            found.append(FaceSearch(face, people, hits))
+        return found
 
     def enrollment_gate(self, quality: dict[str, float]) -> tuple[str, str] | None:
         """The enrollment gates over a stored face's quality measures (assigning a visitor

@@ -17,7 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from known_faces.errors import DuplicateName, EnrollmentRejected, UnknownPerson, UnknownVisitor
+from known_faces.errors import (
+    DuplicateName,
+    EnrollmentRejected,
+    KnownFacesError,
+    UnknownPerson,
+    UnknownVisitor,
+)
 from known_faces.store.gallery import Gallery
 from known_faces.store.visitors import KEEP_SIGHTINGS, Visitors, crop_rank, visitor_id
 
@@ -119,8 +125,9 @@ def test_merge_moves_sightings_and_counts_into_the_target(visitors: Visitors) ->
     with pytest.raises(UnknownVisitor):
         visitors.get("v_0001")
     assert see(visitors, unit(rng, a), minutes=10) == "v_0002"  # a's slots moved with it
-    with pytest.raises(UnknownVisitor):
+    with pytest.raises(KnownFacesError) as same:
         visitors.merge("v_0002", "v_0002")
+    assert same.value.code == "same_visitor"
     with pytest.raises(UnknownVisitor):
         visitors.merge("v_0002", "v_0099")
 

@@ -209,8 +209,8 @@ def test_openapi_matches_the_served_routes_and_docs(api: ServiceRunner) -> None:
 
     docs = (REPO / "addon" / "DOCS.md").read_text(encoding="utf-8")
     table = set(re.findall(r"^\| `(GET|POST|PATCH|DELETE) ([^`?]+)", docs, re.MULTILINE))
-    assert table == {(r.method, r.path.replace("{slug}", "<slug>").replace("{face_id}", "<id>"))
-                     for r in ROUTES}
+    assert table == {(r.method, r.path.replace("{slug}", "<slug>").replace("{face_id}", "<id>")
+                      .replace("{visitor}", "<id>")) for r in ROUTES}
 
 
 MULTIPART = {"Content-Type": "multipart/form-data; boundary=b"}

@@ -45,3 +45,8 @@ class Topics:
     def person_state(self, slug: str) -> str:
         """Retained last sighting of a person."""
         return f"{self.prefix}/person/{slug}/state"
+
+    @property
+    def visitors(self) -> str:
+        """Retained summary of the visitors awaiting review (DESIGN §9)."""
+        return f"{self.prefix}/visitors"

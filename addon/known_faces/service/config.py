@@ -24,6 +24,7 @@ from ..pipeline.match import MatchSettings
 from ..pipeline.quality import QualityGates
 from ..publish.outbox import MAX_EVENTS
 from ..sources.cameras import CAMERA_RE
+from ..store.visitors import DEFAULT_THRESHOLD as VISITOR_THRESHOLD
 
 SUPERVISOR_OPTIONS = Path("/data/options.json")
 SUPERVISOR_DATA_DIR = Path("/data")
@@ -92,6 +93,11 @@ OPTIONS_SCHEMA = vol.Schema(
         # re-embedded from its stored crops when it changes.
         vol.Optional("embedder_file"): vol.Coerce(str),
         vol.Optional("embedder_preprocessing"): _preprocessing,
+        # Strangers (DESIGN §9): kept as visitors at all, grouped from which score, for how long.
+        vol.Optional("keep_unknown", default=True): vol.Boolean(),
+        vol.Optional("visitor_threshold", default=VISITOR_THRESHOLD): _unit_float(),
+        vol.Optional("visitor_retention_days", default=30): vol.All(
+            vol.Coerce(int), vol.Range(min=1, max=3650)),
     }
 )
 
@@ -159,6 +165,9 @@ class Settings:
     workers: int
     publish_queue: int
     advertise_url: str | None
+    keep_unknown: bool
+    visitor_threshold: float
+    visitor_retention_days: int
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any], *, under_supervisor: bool = False) -> Settings:
@@ -200,6 +209,9 @@ class Settings:
             workers=data["workers"],
             publish_queue=data["publish_queue"],
             advertise_url=data.get("advertise_url"),
+            keep_unknown=data["keep_unknown"],
+            visitor_threshold=data["visitor_threshold"],
+            visitor_retention_days=data["visitor_retention_days"],
         )
 
 

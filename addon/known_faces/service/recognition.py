@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -54,6 +55,8 @@ class RecognitionLoop:
         self.intake = LatestPerCamera(
             on_drop=lambda camera: metrics.dropped.inc(camera=self.labels(camera)))
         self._warned: set[tuple[str, str]] = set()
+        #: Called on the loop after a recognition recorded a visitor's sighting (§9).
+        self.on_visitors: Callable[[], None] = lambda: None
 
     def tasks(self) -> list[asyncio.Task[None]]:
         """One dispatch task per worker thread."""
@@ -121,6 +124,8 @@ class RecognitionLoop:
             LOG.exception("snapshot from %s (%s) failed", snapshot.camera, snapshot.source)
             raise
         self._account(outcome.result, snapshot)
+        if any(face.visitor is not None for face in outcome.result.faces):
+            self.on_visitors()
         if snapshot.publish:
             self.metrics.events.inc(len(outcome.events))
             self.publisher.publish(outcome.result, outcome.events, outcome.face_jpeg)
