@@ -19,20 +19,18 @@ import numpy as np
 from .errors import EnrollmentRejected
 from .pipeline.engine import Engine, decode_crop, encode_crop, timed
 from .pipeline.match import Matcher, MatchSettings
-from .pipeline.quality import enrollment_problem
 from .pipeline.results import (
     Candidate,
     DetectedFace,
     FaceResult,
     FaceStatus,
     Match,
-    Quality,
     SnapshotResult,
 )
 from .publish import payloads
 from .store.gallery import Face, Gallery, Person
 from .store.names import clean_name
-from .store.visitors import DEFAULT_THRESHOLD, FaceSearch, Visitors
+from .store.visitors import DEFAULT_THRESHOLD, FaceSearch, Visitors, enrollment_gate
 
 REEMBED_BATCH = 32
 
@@ -148,14 +146,8 @@ class Recognizer:
         return found
 
     def enrollment_gate(self, quality: dict[str, float]) -> tuple[str, str] | None:
-        """The enrollment gates over a stored face's quality measures (assigning a visitor
-        enrolls only the crops a photo of them would have been enrolled with)."""
-        try:
-            measures = Quality(int(quality["face_px"]), float(quality["detection_score"]),
-                               float(quality["blur"]), float(quality["yaw"]))
-        except (KeyError, TypeError, ValueError):
-            return "low_quality", "its quality measures are unreadable"
-        return enrollment_problem(measures, self.engine.gates)
+        """This engine's enrollment gates over a stored sighting's quality measures."""
+        return enrollment_gate(self.engine.gates)(quality)
 
     def enroll(self, slug: str, data: bytes, *, source: str = "cli") -> Face:
         """Add one photo's face to a person (strict gates; EnrollmentRejected says why)."""

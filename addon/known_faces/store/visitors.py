@@ -40,7 +40,8 @@ from ..errors import (
     StorageError,
     UnknownVisitor,
 )
-from ..pipeline.results import Candidate, DetectedFace, VisitorSighting
+from ..pipeline.quality import QualityGates, enrollment_problem
+from ..pipeline.results import Candidate, DetectedFace, Quality, VisitorSighting
 from ..pipeline.score import ImpostorStats
 from ..pipeline.visitor_index import SLOTS, VisitorIndex
 from .gallery import Gallery, name_key, vector_blob
@@ -90,8 +91,22 @@ def crop_rank(quality: dict[str, float]) -> float:
     return float(size * sharp * frontal * quality.get("detection_score", 0.0))
 
 
+def enrollment_gate(gates: QualityGates) -> Gate:
+    """The enrollment gates over a stored sighting's quality measures: assigning a visitor
+    enrolls only the crops a photo of that quality would have been enrolled with."""
+    def gate(quality: dict[str, float]) -> tuple[str, str] | None:
+        try:
+            measures = Quality(int(quality["face_px"]), float(quality["detection_score"]),
+                               float(quality["blur"]), float(quality["yaw"]))
+        except (KeyError, TypeError, ValueError):
+            return "low_quality", "its quality measures are unreadable"
+        return enrollment_problem(measures, gates)
+
+    return gate
+
+
 def now_utc() -> datetime:
-    """The current time (a seam for nothing: retention takes ``now`` explicitly)."""
+    """The current time (retention's default ``now``)."""
     return datetime.now(UTC)
 
 
