@@ -31,7 +31,7 @@ from known_faces.store.visitors import Visitors
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.25, 0.76, 0.05))
 
 
-def faces_of(engine: Engine, photos: Path) -> list[tuple[str, np.ndarray, bytes, dict]]:
+def faces_of(engine: Engine, photos: Path) -> list[tuple[str, np.ndarray, bytes, dict[str, float]]]:
     """(identity, embedding, crop, quality) of every gated face under ``photos/people``."""
     faces = []
     for path in sorted((photos / "people").glob("*/*")):
@@ -53,7 +53,7 @@ def pairwise(truth: list[str], groups: list[str]) -> tuple[float, float]:
             both / same_person if same_person else 1.0)
 
 
-def group(faces: list[tuple[str, np.ndarray, bytes, dict]], order: list[int],
+def group(faces: list[tuple[str, np.ndarray, bytes, dict[str, float]]], order: list[int],
           threshold: float, dim: int, model: str) -> tuple[list[str], list[str]]:
     """Record the faces in ``order`` in a fresh store; (identities, visitors) in that order."""
     with tempfile.TemporaryDirectory() as tmp:
