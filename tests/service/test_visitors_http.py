@@ -65,7 +65,7 @@ def test_assigning_to_a_taken_name_asks_for_the_slug(start_service: Start, liste
     taken = post(runner, f"/visitors/{visitor}/assign", {"name": "joe biden"})
     assert taken.status == 409
     assert taken.json()["error"] == "duplicate_name"
-    assert f'{{"person": "{slug}"}}' in taken.json()["message"]
+    assert f"assign it to the person '{slug}'" in taken.json()["message"]
     assert runner.http("GET", f"/visitors/{visitor}").status == 200  # nothing changed
     assigned = post(runner, f"/visitors/{visitor}/assign", {"person": slug})
     assert assigned.status == 200, assigned.body

@@ -531,7 +531,7 @@ class Visitors:
                 if row is not None:
                     raise DuplicateName(
                         f"'{clean}' is already enrolled as '{row[0]}'; to add this visitor to "
-                        f"them, assign with {{\"person\": \"{row[0]}\"}}")
+                        f"them, assign it to the person '{row[0]}' (by slug) instead")
             else:
                 gallery._person_id(db, str(person))
             accepted, refused = [], []
