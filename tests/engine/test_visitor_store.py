@@ -300,3 +300,23 @@ def test_kill_9_during_merge_and_assign_leaves_the_store_consistent(
         assert see(again, unit(rng), minutes=999) == "v_0201"
     finally:
         reopened.close()
+
+
+def test_sightings_in_the_last_day_are_counted_across_merges(visitors: Visitors) -> None:
+    """``sightings_24h`` counts a visitor's sightings of the 24 hours up to the new one, kept
+    crops or not ("the third time today")."""
+    rng = np.random.default_rng(10)
+    face = unit(rng)
+    day = 60 * 24
+    counts = []
+    for minute in (0, 2 * day, 2 * day + 60, 2 * day + 120, 3 * day + 121):
+        seen = visitors.observe(unit(rng, face), b"c", GOOD, "door", stamp(minute))
+        assert seen is not None
+        counts.append((seen.sightings, seen.sightings_24h))
+    assert counts == [(1, 1), (2, 1), (3, 2), (4, 3), (5, 1)]
+    other = unit(rng)
+    see(visitors, other, minutes=3 * day + 130)
+    visitors.merge("v_0002", "v_0001")
+    seen = visitors.observe(unit(rng, face), b"c", GOOD, "door", stamp(3 * day + 140))
+    assert seen is not None
+    assert (seen.sightings, seen.sightings_24h) == (7, 3)

@@ -24,6 +24,7 @@ EVENT_FIELDS = {
     "event_id", "snapshot_id", "camera", "time", "known", "person", "name", "similarity",
     "threshold", "margin", "second", "best_guess", "box", "face_px", "detection_score",
     "face_count", "source", "model", "latency_ms", "status", "visitor", "visitor_sightings",
+    "visitor_sightings_24h",
 }
 
 Start = Callable[..., ServiceRunner]

@@ -86,13 +86,14 @@ class DetectedFace:
 @dataclass(frozen=True, slots=True)
 class VisitorSighting:
     """The visitor an unknown face was recorded under (DESIGN §9): its id, how often it has
-    been seen (this time included), the face's score to it (None when the face started it) and
-    whether the user ignores it."""
+    been seen (this time included; ever, and in the last 24 hours), the face's score to it
+    (None when the face started it) and whether the user ignores it."""
 
     visitor: str
     sightings: int
     score: float | None
     ignored: bool
+    sightings_24h: int = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,12 +69,13 @@ def face_fields(result: SnapshotResult, face: FaceResult, event_id: str) -> Payl
 def visitor_fields(face: FaceResult) -> Payload:
     """What an event says about strangers (DESIGN §9): ``status`` (``known``, ``unknown`` or
     ``ignored``: a face matching a visitor the user ignores is never ``unknown``), the visitor
-    an unknown or ignored face was recorded under and how often that visitor has been seen
-    (both null for known faces and when ``keep_unknown`` is off)."""
+    an unknown or ignored face was recorded under and how often that visitor has been seen,
+    ever and in the last 24 hours (null for known faces and when ``keep_unknown`` is off)."""
     seen = face.visitor
     return {"status": face.status.value,
             "visitor": seen.visitor if seen else None,
-            "visitor_sightings": seen.sightings if seen else None}
+            "visitor_sightings": seen.sightings if seen else None,
+            "visitor_sightings_24h": seen.sightings_24h if seen else None}
 
 
 def visitors_summary(pending: int, newest: Iterable[dict[str, Any]]) -> Payload:

@@ -116,15 +116,17 @@ def _to_1(db: sqlite3.Connection) -> None:
 #: Version 2: unknown faces grouped into visitors (DESIGN §9). A sighting belongs to a visitor
 #: until the visitor is assigned, then to the person (its history moves with it); ``label`` is
 #: the visitor id it was seen under, kept after the move. Visitor ids are AUTOINCREMENT, so
-#: ``v_0042`` never names another stranger once forgotten. The ungrouped ``unknown_sightings``
-#: of earlier releases were never shown anywhere and are dropped.
+#: ``v_0042`` never names another stranger once forgotten; ``recent`` holds the times of a
+#: visitor's latest sightings (JSON), kept or not, for "how often in the last day". The
+#: ungrouped ``unknown_sightings`` of earlier releases were never shown anywhere and are dropped.
 _SCHEMA_2 = """
 CREATE TABLE visitors (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL,
     seen INTEGER NOT NULL,
-    ignored INTEGER NOT NULL DEFAULT 0
+    ignored INTEGER NOT NULL DEFAULT 0,
+    recent TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE sightings (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

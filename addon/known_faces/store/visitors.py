@@ -51,6 +51,9 @@ from .validate import Unusable, parse_vector
 LOG = logging.getLogger(__name__)
 
 KEEP_SIGHTINGS = SLOTS
+#: Sighting times remembered per visitor (kept sightings or not): "seen N times in the last
+#: 24 hours" is exact up to this many.
+KEEP_RECENT = 64
 #: With one model the "fused" score is its cosine: standardising by (0, 1) and mapping back by
 #: (0, 1) is the identity.
 IDENTITY = ImpostorStats(0.0, 1.0)
@@ -103,6 +106,29 @@ def enrollment_gate(gates: QualityGates) -> Gate:
         return enrollment_problem(measures, gates)
 
     return gate
+
+
+def _times(text: object) -> list[str]:
+    """A visitor's ``recent`` sighting times; unreadable ones read as none."""
+    try:
+        value = json.loads(text) if isinstance(text, str) else []
+    except ValueError:
+        return []
+    return [t for t in value if isinstance(t, str)] if isinstance(value, list) else []
+
+
+def _recent(times: list[str]) -> list[str]:
+    """The ``KEEP_RECENT`` latest of some sighting times, oldest first."""
+    return sorted(times)[-KEEP_RECENT:]
+
+
+def within_a_day(times: list[str], now: str) -> int:
+    """How many of ``times`` lie in the 24 hours up to ``now`` (all ISO-8601 UTC)."""
+    try:
+        since = (datetime.fromisoformat(now) - timedelta(days=1)).isoformat()
+    except ValueError:
+        return len(times)
+    return sum(since < t <= now for t in times)
 
 
 def now_utc() -> datetime:
@@ -362,13 +388,15 @@ class Visitors:
             found = self._index.nearest(self.query(vector))
             if found is not None and found[1] >= self.threshold:
                 vid, score, ignored = found[0], found[1], found[2]
-                db.execute("UPDATE visitors SET seen = seen + 1, last_seen = max(last_seen, ?) "
-                           "WHERE id = ?", (time, vid))
+                row = db.execute("SELECT recent FROM visitors WHERE id = ?", (vid,)).fetchone()
+                recent = _recent([*_times(row[0]), time])
+                db.execute("UPDATE visitors SET seen = seen + 1, last_seen = max(last_seen, ?), "
+                           "recent = ? WHERE id = ?", (time, json.dumps(recent), vid))
             else:
-                score, ignored = None, False
+                score, ignored, recent = None, False, [time]
                 vid = int(db.execute(
-                    "INSERT INTO visitors(first_seen, last_seen, seen) VALUES (?, ?, 1)",
-                    (time, time)).lastrowid or 0)
+                    "INSERT INTO visitors(first_seen, last_seen, seen, recent) VALUES (?, ?, 1, ?)",
+                    (time, time, json.dumps(recent))).lastrowid or 0)
             db.execute(
                 "INSERT INTO sightings(visitor_id, label, time, camera, score, quality, rank, "
                 "model, vector, crop) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -376,7 +404,8 @@ class Visitors:
                  self.model, blob, crop))
             self._trim(db, vid)
             seen = int(db.execute("SELECT seen FROM visitors WHERE id = ?", (vid,)).fetchone()[0])
-            return VisitorSighting(label(vid), seen, score, ignored), [vid]
+            return VisitorSighting(label(vid), seen, score, ignored,
+                                   within_a_day(recent, time)), [vid]
 
         try:
             observation: VisitorSighting = self._action(work)
@@ -490,6 +519,11 @@ class Visitors:
             if source == target:
                 raise KnownFacesError(f"'{text[:32]}' cannot be merged into itself",
                                       code="same_visitor")
+            recent = _recent([*_times(db.execute(
+                "SELECT recent FROM visitors WHERE id = ?", (source,)).fetchone()[0]),
+                *_times(db.execute(
+                    "SELECT recent FROM visitors WHERE id = ?", (target,)).fetchone()[0])])
+            db.execute("UPDATE visitors SET recent = ? WHERE id = ?", (json.dumps(recent), target))
             db.execute(
                 "UPDATE visitors SET seen = seen + (SELECT seen FROM visitors WHERE id = :s), "
                 "first_seen = min(first_seen, (SELECT first_seen FROM visitors WHERE id = :s)), "
