@@ -14,6 +14,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -50,13 +51,20 @@ def visitors(gallery: Gallery) -> Visitors:
     return Visitors(gallery, "m", DIM, 0.8)
 
 
+def jpeg(n: int) -> bytes:
+    """A distinct real 112×112 JPEG crop (assign enrolls only crops that decode)."""
+    image = np.full((112, 112, 3), n % 256, np.uint8)
+    image[n // 256 % 112] = 255
+    return bytes(cv2.imencode(".jpg", image)[1])
+
+
 def stamp(minutes: int = 0) -> str:
     return (datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes)).isoformat()
 
 
 def see(visitors: Visitors, vector: np.ndarray, quality: dict[str, float] | None = None,
         camera: str = "door", minutes: int = 0) -> str:
-    seen = visitors.observe(vector, b"crop-%d" % minutes, quality or GOOD, camera, stamp(minutes))
+    seen = visitors.observe(vector, jpeg(minutes), quality or GOOD, camera, stamp(minutes))
     assert seen is not None
     return seen.visitor
 
@@ -91,7 +99,7 @@ def test_a_visitor_keeps_its_newest_and_best_sightings_and_counts_all(
     assert kept[0].time == stamp(3 * KEEP_SIGHTINGS - 1)  # the newest stays
     assert all(s.quality["blur"] == GOOD["blur"] for s in kept[1:])  # then the best ones
     assert visitors.get("v_0001").seen == 3 * KEEP_SIGHTINGS
-    assert visitors.crop("v_0001") == b"crop-%d" % (3 * KEEP_SIGHTINGS - 3)
+    assert visitors.crop("v_0001") == jpeg(3 * KEEP_SIGHTINGS - 3)
     assert crop_rank(GOOD) > crop_rank(POOR)
 
 
@@ -320,3 +328,29 @@ def test_sightings_in_the_last_day_are_counted_across_merges(visitors: Visitors)
     seen = visitors.observe(unit(rng, face), b"c", GOOD, "door", stamp(3 * day + 140))
     assert seen is not None
     assert (seen.sightings, seen.sightings_24h) == (7, 3)
+
+
+def test_rows_another_writer_mangled_are_refused_not_fatal(gallery: Gallery,
+                                                          visitors: Visitors) -> None:
+    """A sighting whose quality is not JSON, or whose vector is not a vector, is shown without
+    measures, skipped by the index and refused by assign, and nothing fails."""
+    from known_faces.pipeline.quality import QualityGates
+    from known_faces.store.visitors import enrollment_gate
+
+    rng = np.random.default_rng(11)
+    face = unit(rng)
+    see(visitors, face)
+    see(visitors, unit(rng, face), minutes=1)
+    db = sqlite3.connect(gallery.path)
+    with db:
+        db.execute("UPDATE sightings SET quality = 'not json' WHERE id = 1")
+        db.execute("UPDATE sightings SET vector = x'00' WHERE id = 2")
+    db.close()
+    assert {s.id: s.quality for s in visitors.sightings("v_0001")}[1] == {}
+    assert visitors.nearest(face) is not None  # the good slot still finds it
+    gallery.create_person("Bob")
+    assigned = visitors.assign("v_0001", enrollment_gate(QualityGates()), person="bob")
+    assert [(r.sighting, r.code) for r in assigned.refused] == [(1, "low_quality"),
+                                                                (2, "low_quality")]
+    assert "unusable" in assigned.refused[1].reason
+    assert (assigned.faces, assigned.moved) == ((), 2)

@@ -46,7 +46,7 @@ from ..pipeline.score import ImpostorStats
 from ..pipeline.visitor_index import SLOTS, VisitorIndex
 from .gallery import Gallery, name_key, vector_blob
 from .names import clean_name, slugify
-from .validate import Unusable, parse_vector
+from .validate import Unusable, check_crop, parse_vector
 
 LOG = logging.getLogger(__name__)
 
@@ -235,13 +235,19 @@ def _visitor(row: Any) -> Visitor:
     return Visitor(int(row[0]), row[1], row[2], int(row[3]), bool(row[4]), cameras)
 
 
-def _sighting(row: Any) -> Sighting:
+def _measures(text: object) -> dict[str, float]:
+    """A sighting's stored quality measures; unreadable ones read as none (and then fail every
+    enrollment gate) rather than failing the action."""
     try:
-        quality = json.loads(row[7])
-    except (TypeError, ValueError):
-        quality = {}
+        value = json.loads(text) if isinstance(text, str | bytes) else None
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _sighting(row: Any) -> Sighting:
     return Sighting(int(row[0]), row[1], None if row[2] is None else label(int(row[2])),
-                    row[3], row[4], row[5], row[6], quality if isinstance(quality, dict) else {})
+                    row[3], row[4], row[5], row[6], _measures(row[7]))
 
 
 def _marks(values: Sequence[object]) -> str:
@@ -572,8 +578,8 @@ class Visitors:
             for sid, quality, vector, crop, time in db.execute(
                     "SELECT id, quality, vector, crop, time FROM sightings WHERE visitor_id = ? "
                     "AND model = ? ORDER BY rank DESC, id", (vid, self.model)).fetchall():
-                measures = json.loads(quality)
-                problem = gate(measures)
+                measures = _measures(quality)
+                problem = gate(measures) or self._unusable(vector, crop)
                 if problem is None:
                     accepted.append((measures, vector, crop, time))
                 else:
@@ -597,6 +603,18 @@ class Visitors:
 
         assigned: Assigned = self._action(work, change=True)
         return assigned
+
+    def _unusable(self, vector: object, crop: object) -> tuple[str, str] | None:
+        """Why a sighting cannot become an enrolled face (a row some other writer mangled):
+        the gallery would skip it at every read."""
+        try:
+            if not isinstance(vector, bytes) or not isinstance(crop, bytes):
+                raise Unusable("it is not binary data")
+            parse_vector(vector, self.dim)
+            check_crop(crop)
+        except Unusable as exc:
+            return "low_quality", f"the stored sighting is unusable ({exc})"
+        return None
 
     def purge(self, days: int, now: datetime | None = None) -> tuple[int, int]:
         """Delete sightings older than ``days`` (visitors' and people's history) and the
