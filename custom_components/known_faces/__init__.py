@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from homeassistant.components import mqtt
 from homeassistant.const import CONF_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
@@ -11,12 +13,14 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .api import InvalidAuth, KnownFacesClient, KnownFacesError
+from .api import InvalidAuth, KnownFacesClient, KnownFacesError, RequestRejected
 from .const import CONF_TOPIC_PREFIX, DOMAIN, PLATFORMS
 from .coordinator import KnownFacesCoordinator, is_valid_prefix
 from .data import KnownFacesConfigEntry, KnownFacesData
 from .entity import service_device_info
-from .services import async_setup_services
+from .services import async_setup_services, raise_translated
+
+_LOGGER = logging.getLogger(__name__)
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -86,13 +90,24 @@ async def async_remove_config_entry_device(
 ) -> bool:
     """Let the user delete a camera that stopped reporting.
 
-    People leave with the `forget` action (the service owns them: a device deleted here would
-    come back with the next gallery message) and the service's own device with the entry.
+    The service clears the camera's retained topics first; if it cannot be reached the device
+    stays (it would come back at the next restart). People leave with the `forget` action
+    (the service owns them: a device deleted here would come back with the next gallery
+    message) and the service's own device with the entry.
     """
     coordinator = entry.runtime_data.coordinator
     camera = coordinator.camera_of(device)
     if camera is None:
         return False
+    try:
+        # Without this the broker would hand the retained state back at the next restart.
+        await entry.runtime_data.client.forget_camera(camera)
+    except RequestRejected as err:
+        if err.status != 404:
+            raise_translated(hass, entry, err)
+        _LOGGER.info("The service is too old to clear camera %s; removed here only", camera)
+    except KnownFacesError as err:
+        raise_translated(hass, entry, err)
     coordinator.async_forget_camera(camera)
     return True
 

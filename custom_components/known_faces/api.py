@@ -103,6 +103,11 @@ class KnownFacesClient:
         """Delete a person with their crops and embeddings."""
         await self._request("DELETE", f"/people/{slug}")
 
+    async def forget_camera(self, camera: str) -> None:
+        """Clear a camera's retained state and crop on the broker (the service publishes the
+        empty payloads), so its device does not come back at the next restart."""
+        await self._request("DELETE", f"/cameras/{camera}")
+
     async def add_face(self, slug: str, image: bytes, source: str) -> dict[str, Any]:
         """Enroll one face image for a person (quality-gated by the service)."""
         result: dict[str, Any] = await self._request(

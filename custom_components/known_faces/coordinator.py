@@ -354,6 +354,8 @@ class KnownFacesCoordinator(DataUpdateCoordinator[KnownFacesState]):
         unknown = payload.get("unknown")
         camera.unknown = unknown if isinstance(unknown, int) else None
         camera.time = _as_time(payload.get("time"))
+        frigate_event_id = payload.get("frigate_event_id")
+        camera.frigate_event_id = frigate_event_id if isinstance(frigate_event_id, str) else None
         people = [p for p in payload.get("people") or [] if isinstance(p, dict) and p.get("person")]
         if people:
             best = max(people, key=lambda p: _as_float(p.get("similarity")) or 0.0)

@@ -18,7 +18,15 @@ from .entity import KnownFacesEntity, async_track_subjects, camera_device_info
 PARALLEL_UPDATES = 0
 
 # The payload fields an automation most likely needs; the whole payload is on the bus event.
-EVENT_ATTRIBUTES = ("person", "name", "similarity", "event_id", "visitor", "visitor_sightings")
+EVENT_ATTRIBUTES = (
+    "person",
+    "name",
+    "similarity",
+    "event_id",
+    "frigate_event_id",
+    "visitor",
+    "visitor_sightings",
+)
 
 
 async def async_setup_entry(

@@ -42,6 +42,8 @@ class CameraState:
     face: bytes | None = None
     # The time the image entity shows for `face`; it changes only with the crop's bytes.
     face_time: datetime | None = None
+    # The Frigate event the last snapshot was fetched for, when it came from Frigate's API.
+    frigate_event_id: str | None = None
 
 
 @dataclass

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from homeassistant.components.sensor import (
     RestoreSensor,
@@ -48,9 +49,11 @@ PARALLEL_UPDATES = 0
 
 @dataclass(frozen=True, kw_only=True)
 class KnownFacesSensorDescription(SensorEntityDescription):
-    """A sensor of a person or a camera; `value_fn` reads it from the state by slug or camera."""
+    """A sensor of a person or a camera; `value_fn` reads it from the state by slug or camera,
+    `attributes_fn` its extra attributes."""
 
     value_fn: Callable[[KnownFacesState, str], StateType | datetime]
+    attributes_fn: Callable[[KnownFacesState, str], dict[str, Any]] | None = None
 
 
 def _sighting_camera(data: KnownFacesState, slug: str) -> str | None:
@@ -75,6 +78,12 @@ def _camera_last_person(data: KnownFacesState, camera: str) -> str | None:
     """Display name of the last person recognised on a camera."""
     state = data.cameras.get(camera)
     return state.last_person if state else None
+
+
+def _camera_frigate(data: KnownFacesState, camera: str) -> dict[str, Any]:
+    """The Frigate event of the camera's last snapshot (None when it did not come from one)."""
+    state = data.cameras.get(camera)
+    return {"frigate_event_id": state.frigate_event_id if state else None}
 
 
 def _camera_face_count(data: KnownFacesState, camera: str) -> int | None:
@@ -119,7 +128,10 @@ PERSON_SENSORS: tuple[KnownFacesSensorDescription, ...] = (
 
 CAMERA_SENSORS: tuple[KnownFacesSensorDescription, ...] = (
     KnownFacesSensorDescription(
-        key="last_person", translation_key="last_person", value_fn=_camera_last_person
+        key="last_person",
+        translation_key="last_person",
+        value_fn=_camera_last_person,
+        attributes_fn=_camera_frigate,
     ),
     KnownFacesSensorDescription(
         key="face_count",
@@ -196,6 +208,12 @@ class KnownFacesSensor(KnownFacesEntity, RestoreSensor):
         await super().async_added_to_hass()
         if (last := await self.async_get_last_sensor_data()) is not None:
             self._restored = last.native_value
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """The description's attributes (the Frigate event id of a camera), if any."""
+        attributes_fn = self.entity_description.attributes_fn
+        return attributes_fn(self.coordinator.data, self._subject_name) if attributes_fn else None
 
     @property
     def native_value(self) -> StateType | date | datetime | Decimal:

@@ -116,7 +116,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         client = entry.runtime_data.client
         image, source = await _async_read_image(hass, call)
         name = call.data[ATTR_NAME].strip()
-        async with _translate_errors(hass, entry):
+        async with translate_errors(hass, entry):
             slug = _slug_of(await client.people(), name)
             # By name the service decides atomically: a refused face creates nobody, so no
             # device appears and vanishes again.
@@ -135,14 +135,14 @@ def async_setup_services(hass: HomeAssistant) -> None:
     async def forget(call: ServiceCall) -> None:
         entry = _loaded_entry(hass, call)
         client = entry.runtime_data.client
-        async with _translate_errors(hass, entry):
+        async with translate_errors(hass, entry):
             slug = _resolve_person(await client.people(), call.data[ATTR_PERSON])
             await client.delete_person(slug)
 
     async def rename(call: ServiceCall) -> None:
         entry = _loaded_entry(hass, call)
         client = entry.runtime_data.client
-        async with _translate_errors(hass, entry):
+        async with translate_errors(hass, entry):
             slug = _resolve_person(await client.people(), call.data[ATTR_PERSON])
             await client.rename_person(slug, call.data[ATTR_NAME].strip())
 
@@ -150,7 +150,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         entry = _loaded_entry(hass, call)
         image, _ = await _async_read_image(hass, call)
         camera = call.data.get(ATTR_CAMERA)
-        async with _translate_errors(hass, entry):
+        async with translate_errors(hass, entry):
             result = await entry.runtime_data.client.recognize(
                 image,
                 camera=camera.split(".", 1)[1] if camera else None,
@@ -179,7 +179,7 @@ def _async_setup_visitor_services(hass: HomeAssistant) -> None:
         name: str | None = call.data.get(ATTR_NAME)
         person: str | None = call.data.get(ATTR_PERSON)
         visitor = call.data[ATTR_VISITOR]
-        async with _translate_errors(hass, entry):
+        async with translate_errors(hass, entry):
             if person is not None and name is None:
                 slug = _resolve_person(await client.people(), person)
                 result = await client.assign_visitor(visitor, person=slug)
@@ -201,14 +201,14 @@ def _async_setup_visitor_services(hass: HomeAssistant) -> None:
 
     async def ignore_visitor(call: ServiceCall) -> None:
         entry = _loaded_entry(hass, call)
-        async with _translate_errors(hass, entry):
+        async with translate_errors(hass, entry):
             await entry.runtime_data.client.ignore_visitor(
                 call.data[ATTR_VISITOR], call.data[ATTR_IGNORED]
             )
 
     async def forget_visitor(call: ServiceCall) -> None:
         entry = _loaded_entry(hass, call)
-        async with _translate_errors(hass, entry):
+        async with translate_errors(hass, entry):
             await entry.runtime_data.client.forget_visitor(call.data[ATTR_VISITOR])
 
     hass.services.async_register(
@@ -360,17 +360,17 @@ async def _async_download(hass: HomeAssistant, url: str) -> bytes:
 
 
 @asynccontextmanager
-async def _translate_errors(
+async def translate_errors(
     hass: HomeAssistant, entry: KnownFacesConfigEntry
 ) -> AsyncIterator[None]:
     """Turn the client's errors into translated Home Assistant errors."""
     try:
         yield
     except KnownFacesError as err:
-        _raise_translated(hass, entry, err)
+        raise_translated(hass, entry, err)
 
 
-def _raise_translated(
+def raise_translated(
     hass: HomeAssistant, entry: KnownFacesConfigEntry, err: KnownFacesError
 ) -> NoReturn:
     """Map one client error; the user's mistakes become `ServiceValidationError`."""

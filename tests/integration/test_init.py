@@ -15,7 +15,7 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
-from custom_components.known_faces.api import CannotConnect, InvalidAuth
+from custom_components.known_faces.api import CannotConnect, InvalidAuth, RequestRejected
 from custom_components.known_faces.const import CONF_TOPIC_PREFIX, DOMAIN
 
 from . import HEALTH
@@ -188,6 +188,7 @@ async def _remove_device(
 async def test_remove_stale_camera(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
+    mock_client: AsyncMock,
     device_registry: dr.DeviceRegistry,
     entity_registry: er.EntityRegistry,
     hass_ws_client: WebSocketGenerator,
@@ -203,6 +204,7 @@ async def test_remove_stale_camera(
         assert not await _remove_device(hass, hass_ws_client, device.id, init_integration.entry_id)
     assert await _remove_device(hass, hass_ws_client, porch.id, init_integration.entry_id)
     await hass.async_block_till_done()
+    mock_client.forget_camera.assert_awaited_once_with("porch")  # its retained topics go too
     assert device_registry.async_get(porch.id) is None
     assert entity_registry.async_get("sensor.porch_face_count") is None
 
@@ -210,6 +212,25 @@ async def test_remove_stale_camera(
     async_fire_mqtt_message(hass, "known_faces/camera/porch/state", PORCH_STATE)
     await hass.async_block_till_done()
     assert hass.states.get("sensor.porch_face_count").state == "3"
+
+
+async def test_camera_stays_while_the_service_cannot_clear_it(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    mock_client: AsyncMock,
+    device_registry: dr.DeviceRegistry,
+    hass_ws_client: WebSocketGenerator,
+) -> None:
+    """Removed here only, the retained state would bring the device back at the next restart."""
+    async_fire_mqtt_message(hass, "known_faces/camera/porch/state", PORCH_STATE)
+    await hass.async_block_till_done()
+    porch = device_registry.async_get_device(identifiers={(DOMAIN, f"{INSTANCE_ID}:camera:porch")})
+    mock_client.forget_camera.side_effect = CannotConnect("connection refused")
+    assert not await _remove_device(hass, hass_ws_client, porch.id, init_integration.entry_id)
+    assert device_registry.async_get(porch.id) is not None
+    mock_client.forget_camera.side_effect = RequestRejected(404, "not_found", "no such route")
+    assert await _remove_device(hass, hass_ws_client, porch.id, init_integration.entry_id)
+    assert device_registry.async_get(porch.id) is None
 
 
 async def test_camera_cleared_by_service(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 from unittest.mock import patch
@@ -47,7 +48,7 @@ async def configured(
 
     blocks = _readme_blocks()
     automations = [item for block in blocks for item in block.get("automation", [])]
-    assert len(automations) == 3
+    assert len(automations) == 4
     helpers = next(block for block in blocks if "script" in block)
     assert next(block for block in blocks if block.get("type") == "vertical-stack")
     assert await async_setup_component(hass, "automation", {"automation": automations})
@@ -110,6 +111,23 @@ async def test_enroll_from_the_doorbell_button(
     get_image.assert_awaited_once_with(hass, "camera.doorbell")
     assert fake_service.people["carol"]["face_count"] == 1
     assert notified[0].data["message"] == "Carol enrolled (new person)."
+
+
+async def test_frigate_clip_link_with_the_name(hass: HomeAssistant, configured: None) -> None:
+    """One notification per Frigate event with a known person: the name and the clip's link."""
+    notify = async_mock_service(hass, "notify", "mobile_app_phone")
+    async_mock_service(hass, "light", "turn_on")
+    answer = {"type": "new", "frigate_event_id": "1700000000.1-abc", "camera": "front_door",
+              "verdict": "known", "person": "alice", "name": "Alice", "score": 0.87}
+    async_fire_mqtt_message(hass, "known_faces/event/frigate", json.dumps(answer))
+    for other in ({**answer, "type": "end"}, {**answer, "verdict": "unknown", "name": None}):
+        async_fire_mqtt_message(hass, "known_faces/event/frigate", json.dumps(other))
+    await hass.async_block_till_done()
+    assert len(notify) == 1
+    assert notify[0].data["message"] == "Alice at the front door"
+    assert notify[0].data["data"]["url"] == (
+        "/api/frigate/notifications/1700000000.1-abc/clip.mp4")
+    assert notify[0].data["data"]["tag"] == "1700000000.1-abc"
 
 
 async def test_notify_on_a_visitor_s_third_time_in_a_day(

@@ -141,7 +141,11 @@ def test_config_yaml_declares_the_add_on_contract() -> None:
     assert set(CONFIG["arch"]) == {"amd64", "aarch64"}
     assert "mqtt:need" in CONFIG["services"]
     assert CONFIG["discovery"] == ["known_faces"]
-    assert CONFIG["ports"] == {"8066/tcp": 8066}
+    assert CONFIG["ports"] == {"8066/tcp": None}  # not published on the host by default
+    assert CONFIG["ingress"] is True
+    assert CONFIG["ingress_port"] == 8066
+    assert CONFIG["panel_icon"].startswith("mdi:")
+    assert CONFIG["panel_title"] == "Known Faces"
     assert "{arch}" in CONFIG["image"]
     assert CONFIG["init"] is False
     assert CONFIG["version"] == __version__

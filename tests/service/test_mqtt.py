@@ -152,6 +152,45 @@ def test_gallery_change_republishes_and_forgetting_clears_person_state(
     assert cleared
 
 
+def test_a_restart_keeps_the_crop_time_of_the_retained_face(
+        start_service: Start, listen: Listen, photo: Photo, tmp_path) -> None:
+    """Home Assistant's image entity shows ``face_time``: if a restarted service forgot it, the
+    next faceless snapshot would change that state and fire automations for an old crop."""
+    first = start_service(tmp_path / "data")
+    topics = first.service.topics
+    probe = listen(first)
+    probe.publish(first.service.snapshot_topics.topic("door"), photo(OBAMA_1))
+    face_time = probe.on(topics.camera_state("door")).json()["face_time"]
+    assert face_time is not None
+    first.stop()
+
+    second = start_service(tmp_path / "data")
+    wait_until(lambda: second.service.publisher.knows_face_time("door"), 10)
+    blank = cv2.imencode(".jpg", np.full((480, 640, 3), 128, np.uint8))[1].tobytes()
+    probe.clear()
+    probe.publish(second.service.snapshot_topics.topic("door"), blank)
+    state = probe.wait_for(lambda m: m.topic == topics.camera_state("door")
+                           and m.json()["face_count"] == 0)[0].json()
+    assert state["face_time"] == face_time
+
+
+def test_forgetting_a_camera_clears_its_retained_topics(
+        start_service: Start, listen: Listen, photo: Photo) -> None:
+    runner = start_service()
+    topics = runner.service.topics
+    probe = listen(runner)
+    probe.publish(runner.service.snapshot_topics.topic("attic"), photo(OBAMA_1))
+    probe.on(topics.camera_face("attic"))
+    assert runner.http("DELETE", "/cameras/attic").status == 204
+    for topic in (topics.camera_state("attic"), topics.camera_face("attic")):
+        probe.wait_for(lambda m, t=topic: m.topic == t and not m.payload)
+    late = listen(runner)  # a new subscriber (Home Assistant after a restart) gets nothing
+    late.on(topics.status)
+    time.sleep(0.3)
+    assert not [m for m in late.messages if "/camera/attic/" in m.topic]
+    assert runner.http("DELETE", "/cameras/not%20a%20camera").status == 400
+
+
 def test_offline_status_on_clean_stop(start_service: Start, listen: Listen) -> None:
     runner = start_service()
     probe = listen(runner)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -86,3 +87,27 @@ def test_invalid_requests_get_documented_refusals(start_service: Callable[..., S
                                                   route: Route) -> None:
     """Only operations that take something can be given something invalid."""
     run(start_service, photo, route, GenerationMode.NEGATIVE, NEGATIVE_EXAMPLES, CHECKS)
+
+
+def test_real_recognitions_and_events_match_their_documented_schemas(
+        start_service: Callable[..., ServiceRunner], photo: Callable[[str], bytes]) -> None:
+    """Generated requests rarely hold a face; these answers do: a known face, a stranger and
+    a face too small to name, through ``/recognize``, then the stored ``/events``."""
+    runner = start_service()
+    enroll(runner, "Barack Obama", photo(OBAMA_1))
+    auth = {"Authorization": f"Bearer {runner.service.token}"}
+    schema = schemathesis.openapi.from_url(runner.url("/openapi.json"), headers=auth)
+    statuses = set()
+    for image in ("people/barack_obama/barack_obama_2.jpg", "people/joe_biden/joe_biden_1.jpg",
+                  "groups/compreface_016_8.jpg"):
+        answer = requests.post(runner.url("/recognize?camera=door&publish=true"),
+                               data=photo(image), headers=auth, timeout=30)
+        assert answer.status_code == 200
+        schema.find_operation_by_id("recognize").validate_response(answer)
+        statuses |= {face["status"] for face in answer.json()["faces"]}
+    assert {"known", "unknown"} <= statuses
+    events = requests.get(runner.url("/events"), headers=auth, timeout=30)
+    assert len(events.json()["events"]) >= 2
+    schema.find_operation_by_id("events").validate_response(events)
+    health = requests.get(runner.url("/health"), timeout=30)
+    schema.find_operation_by_id("health").validate_response(health)

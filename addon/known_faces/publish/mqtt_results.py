@@ -36,14 +36,39 @@ class ResultPublisher:
                 outbox.state(topics.person_state(event["person"]),
                              json.dumps(payloads.person_state(event)))
         if face_jpeg is not None:
-            self._face_times[result.camera] = result.time.isoformat()
-            self._face_times.move_to_end(result.camera)
-            while len(self._face_times) > MAX_CAMERAS_REMEMBERED:
-                self._face_times.popitem(last=False)
+            self._remember_face_time(result.camera, result.time.isoformat())
         state = payloads.camera_state(result, events, self._face_times.get(result.camera))
         outbox.state(topics.camera_state(result.camera), json.dumps(state))
         if face_jpeg is not None:
             outbox.state(topics.camera_face(result.camera), face_jpeg)
+
+    def restore_face_time(self, camera: str, state: bytes) -> None:
+        """Learn a camera's crop time from the state this service retained before it
+        restarted, so the next state of that camera carries the same ``face_time`` and Home
+        Assistant's image entity does not change although the crop did not. Anything newer
+        that this run already knows wins; a payload that is not our state is ignored."""
+        if camera in self._face_times:
+            return
+        face_time = payloads.face_time_of(state)
+        if face_time is not None:
+            self._remember_face_time(camera, face_time)
+
+    def knows_face_time(self, camera: str) -> bool:
+        """Whether this run knows when the camera's retained crop was taken."""
+        return camera in self._face_times
+
+    def forget_camera(self, camera: str) -> None:
+        """Clear a camera's retained state and crop (empty payloads): Home Assistant removes
+        its device, and it comes back only if the camera reports again."""
+        self._face_times.pop(camera, None)
+        self._outbox.state(self.topics.camera_state(camera), b"")
+        self._outbox.state(self.topics.camera_face(camera), b"")
+
+    def _remember_face_time(self, camera: str, face_time: str) -> None:
+        self._face_times[camera] = face_time
+        self._face_times.move_to_end(camera)
+        while len(self._face_times) > MAX_CAMERAS_REMEMBERED:
+            self._face_times.popitem(last=False)
 
     def clear_person(self, slug: str) -> None:
         """An empty retained payload: the MQTT way of saying the person is gone."""

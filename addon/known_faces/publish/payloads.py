@@ -7,11 +7,14 @@ one contract to agree with.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..pipeline.results import Candidate, FaceResult, FaceStatus, Quality, SnapshotResult
+from ..pipeline.vote import Evidence, Verdict
 
 if TYPE_CHECKING:
     from ..store.visitors import Assigned, FaceSearch, Sighting, Visitor
@@ -124,7 +127,24 @@ def camera_state(result: SnapshotResult, events: list[Payload],
         "ignored": ignored,
         "people": [{k: e[k] for k in ("person", "name", "similarity")} for e in known],
         "face_time": face_time,
+        # The Frigate event the snapshot was fetched for (DESIGN §10), else None.
+        "frigate_event_id": next((e["frigate_event_id"] for e in events
+                                  if e.get("frigate_event_id")), None),
     }
+
+
+def face_time_of(camera_state_payload: bytes) -> str | None:
+    """The ``face_time`` of a retained camera state this service published, or None when the
+    payload is empty, not JSON, not that shape, or not a time."""
+    try:
+        state = json.loads(camera_state_payload)
+        face_time = state.get("face_time") if isinstance(state, dict) else None
+        if isinstance(face_time, str):
+            datetime.fromisoformat(face_time)
+            return face_time
+    except (ValueError, RecursionError):  # json.JSONDecodeError and bad times are ValueErrors
+        pass
+    return None
 
 
 def person_state(event: Payload) -> Payload:
@@ -146,6 +166,89 @@ def announce(instance_id: str, url: str, version: str, topic_prefix: str) -> Pay
             "topic_prefix": topic_prefix}
 
 
+def _evidence(value: Evidence) -> Payload:
+    """One person's (or the representative unknown face's) best frame."""
+    return {"person": value.person, "name": value.name, "score": round(value.score, 4),
+            "snapshot_id": value.snapshot_id, "box": list(value.box), "face_px": value.face_px,
+            "frame": value.frame}
+
+
+def frigate_event(kind: str, *, event_id: str, camera: str, label: str, zones: Iterable[str],
+                  verdict: Verdict, attempts: int, time: datetime,
+                  latency_ms: float) -> Payload:
+    """``<prefix>/event/frigate``: the consolidated answer about one Frigate event (DESIGN §10).
+
+    ``type`` is ``new`` (first answer: confident, or the attempts are spent), ``update`` (a
+    later frame changed who it is) or ``end`` (Frigate ended the event; the final answer).
+    ``score`` is the best named person's similarity, in (0, 1]; ``unknown_face`` is the face
+    that stands for the event's stranger, when somebody seen stayed unnamed.
+    """
+    best = verdict.best
+    return {
+        "type": kind,
+        "frigate_event_id": event_id,
+        "camera": camera,
+        "label": label,
+        "zones": sorted(zones),
+        "verdict": verdict.kind,
+        "person": best.person if best else None,
+        "name": best.name if best else None,
+        "score": round(max(best.score, 1e-4), 4) if best else None,
+        "people": [_evidence(p) for p in verdict.people],
+        "unknown_face": _evidence(verdict.unknown_face) if verdict.unknown_face else None,
+        "attempts": attempts,
+        "frames": verdict.frames,
+        "frames_with_face": verdict.frames_with_face,
+        "time": time.isoformat(),
+        "latency_ms": round(latency_ms, 1),
+    }
+
+
+DOUBLE_TAKE_DETECTOR = "known_faces"
+
+
+def double_take_face(value: Evidence, *, matched: bool, duration_s: float) -> Payload:
+    """One face as a Double Take 1.13 detector result: ``confidence`` in percent, the box as
+    ``top/left/width/height``, ``type`` the frame it came from (``latest``/``snapshot``)."""
+    x1, y1, x2, y2 = value.box
+    return {
+        "name": (value.name or "unknown").lower() if matched else "unknown",
+        "confidence": round(value.score * 100, 2),
+        "match": matched,
+        "box": {"top": y1, "left": x1, "width": x2 - x1, "height": y2 - y1},
+        "type": value.frame,
+        "duration": round(duration_s, 2),
+        "detector": DOUBLE_TAKE_DETECTOR,
+        "filename": f"{value.snapshot_id}.jpg",
+        "base64": None,
+    }
+
+
+def double_take_messages(*, event_id: str, camera: str, zones: Iterable[str], verdict: Verdict,
+                         attempts: int, duration_s: float, time: datetime
+                         ) -> tuple[list[tuple[str | None, Payload]], Payload]:
+    """What Double Take 1.13 publishes after recognising a Frigate event (its
+    ``mqtt.util.js``): one ``matches/<name>`` payload per match (name, payload), one
+    ``matches/unknown`` (name None), and the ``cameras/<camera>`` payload.
+
+    Known Faces names a face or calls it unknown, so ``misses`` is always empty.
+    """
+    base: Payload = {"id": event_id, "duration": round(duration_s, 2),
+                     "timestamp": time.isoformat(timespec="milliseconds"),
+                     "attempts": attempts, "camera": camera, "zones": sorted(zones)}
+    matches = [double_take_face(p, matched=True, duration_s=duration_s) for p in verdict.people]
+    unknowns = ([double_take_face(verdict.unknown_face, matched=False, duration_s=duration_s)]
+                if verdict.unknown_face else [])
+    person = verdict.faces
+    counts = {"person": person, "match": len(matches), "miss": 0,
+              "unknown": person - len(matches)}
+    per_face: list[tuple[str | None, Payload]] = [
+        (m["name"], {**base, "match": m}) for m in matches]
+    if unknowns:
+        per_face.append((None, {**base, "unknown": unknowns[0], "unknowns": unknowns}))
+    camera_payload = {**base, "matches": matches, "misses": [], "unknowns": unknowns,
+                      "personCount": person, "counts": counts}
+    return per_face, camera_payload
 def visitor_crop_url(base: str, visitor: str, sighting: int | None = None) -> str:
     """Where a visitor's best crop (or one sighting's) is served."""
     return f"{base}/visitors/{visitor}/crop" + ("" if sighting is None else

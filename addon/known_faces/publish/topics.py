@@ -38,6 +38,20 @@ class Topics:
         """Retained summary of a camera's last snapshot."""
         return f"{self.prefix}/camera/{camera}/state"
 
+    @property
+    def camera_states(self) -> str:
+        """Every camera's retained state: read back at connect to learn what the service
+        published before it restarted."""
+        return f"{self.prefix}/camera/+/state"
+
+    def camera_of_state(self, topic: str) -> str | None:
+        """The camera of a ``camera/<camera>/state`` topic, else None."""
+        head, sep, rest = topic.partition(f"{self.prefix}/camera/")
+        if head or not sep or not rest.endswith("/state"):
+            return None
+        camera = rest[: -len("/state")]
+        return camera if camera and "/" not in camera else None
+
     def camera_face(self, camera: str) -> str:
         """Retained JPEG of a camera's latest face crop."""
         return f"{self.prefix}/camera/{camera}/face"
@@ -45,6 +59,11 @@ class Topics:
     def person_state(self, slug: str) -> str:
         """Retained last sighting of a person."""
         return f"{self.prefix}/person/{slug}/state"
+
+    @property
+    def frigate_event(self) -> str:
+        """The consolidated answer about each followed Frigate event (DESIGN §10)."""
+        return f"{self.prefix}/event/frigate"
 
     @property
     def visitors(self) -> str:

@@ -43,6 +43,9 @@ class ApiBackend(Protocol):
                              source: str) -> tuple[Face, Person, bool]:
         """Atomic enroll-by-name."""
 
+    def forget_camera(self, camera: str) -> None:
+        """Clear a camera's retained state and crop."""
+
     async def export_archive(self) -> bytes:
         """The gallery as zip bytes."""
 

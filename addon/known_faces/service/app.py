@@ -24,6 +24,7 @@ from .. import __version__
 from ..pipeline.engine import Engine
 from ..pipeline.match import MatchSettings
 from ..publish import payloads
+from ..publish.frigate import FrigatePublisher
 from ..publish.mqtt_results import ResultPublisher
 from ..publish.outbox import Message, Outbox
 from ..publish.topics import Topics
@@ -33,12 +34,16 @@ from ..sources.snapshot import Snapshot
 from ..store.archive import export_archive, import_archive
 from ..store.gallery import Face, Gallery, Person
 from ..store.visitors import Visitors
+from ..ui.pages import mount as mount_ui
 from .config import Settings
+from .frigate import FrigateFollower, build_follower
+from .frigate_config import frigate_url
 from .gallery_sync import GallerySync
 from .http_api import build_app
 from .identity import ensure_instance_id, ensure_token
 from .metrics import Metrics
 from .mqtt_link import BrokerSettings, LinkCallbacks, MqttLink
+from .recent import RecentEvents
 from .recognition import RecognitionLoop
 from .routes import API_BASE
 from .supervisor import Supervisor, SupervisorError
@@ -131,8 +136,14 @@ class Service:
         }
         self.recognition = RecognitionLoop(self.recognizer, self.publisher, self.metrics,
                                            workers=settings.workers, camera_match=camera_match)
+        self.recent = RecentEvents()
+        self.recognition.observers.append(
+            lambda snapshot, result, events: self.recent.record(snapshot.payload, result, events))
         self.gallery_sync = GallerySync(self.recognizer, self.outbox, self.publisher,
                                         engine.model_id)
+        self.frigate_publisher = FrigatePublisher(self.topics, self.outbox,
+                                                  double_take=settings.frigate.double_take)
+        self.frigate: FrigateFollower | None = None
         self.visitor_sync = VisitorSync(self.recognizer.visitors, self.outbox, self.topics,
                                         retention_days=settings.visitor_retention_days)
         self.recognition.on_visitors = self.visitor_sync.changed
@@ -187,9 +198,15 @@ class Service:
         loop = asyncio.get_running_loop()
         await self.gallery_sync.refresh()
         broker = await choose_broker(self.settings, self.supervisor)
+        url = await frigate_url(self.settings.frigate, self.supervisor)
+        if url is not None:
+            self.frigate = build_follower(self.settings.frigate, url, self.recognition,
+                                          self.frigate_publisher, self.metrics)
+        follow = (self.frigate.topic,) if self.frigate is not None else ()
         self._mqtt = MqttLink(
             broker, client_id=f"known-faces-{self.instance_id[:12]}",
-            status_topic=self.topics.status, subscriptions=self.snapshot_topics.filters,
+            status_topic=self.topics.status,
+            subscriptions=(*self.snapshot_topics.filters, self.topics.camera_states, *follow),
             loop=loop, callbacks=LinkCallbacks(
                 on_message=self._on_message, on_connected=self._on_connected,
                 on_disconnected=lambda: self.outbox.connected(False),
@@ -197,6 +214,7 @@ class Service:
         )
         self._mqtt.start()
         self.http_app = build_app(self)
+        mount_ui(self.http_app, self)
         runner = web.AppRunner(self.http_app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.http_host, self.settings.http_port)
@@ -215,6 +233,9 @@ class Service:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if self.frigate is not None:
+                await self.frigate.close()
+            self.frigate_publisher.available(False)
             await runner.cleanup()
             await asyncio.to_thread(self._mqtt.stop)
             await asyncio.to_thread(self.recognition.shutdown)
@@ -248,13 +269,34 @@ class Service:
         announce = payloads.announce(self.instance_id, advertised_url(self.settings),
                                      self.version, self.settings.topic_prefix)
         self.outbox.state(self.topics.announce, json.dumps(announce))
+        self.frigate_publisher.available(True)
         self.outbox.connected(True)
 
-    def _on_message(self, topic: str, payload: bytes, received: float) -> None:
-        """On the loop, from the MQTT thread: a snapshot topic's image into the intake."""
+    def _on_message(self, topic: str, payload: bytes, received: float, retained: bool) -> None:
+        """On the loop, from the MQTT thread: a snapshot topic's image into the intake; our
+        own retained camera states, replayed at connect, restore what the last run knew;
+        Frigate's events to the follower.
+
+        A retained snapshot was sent because we (re)subscribed, not because a camera saw
+        someone now (Frigate retains its snapshots): replaying it would announce an old
+        sighting as new, so it is skipped, and so is a retained Frigate event.
+        """
+        if self.frigate is not None and topic == self.frigate.topic:
+            if not retained:
+                self.frigate.on_message(payload, received)
+            return
         camera = self.snapshot_topics.camera_of(topic)
         if camera is not None:
-            self.recognition.submit(Snapshot(camera, payload, received))
+            if not retained:
+                self.recognition.submit(Snapshot(camera, payload, received))
+            return
+        camera = self.topics.camera_of_state(topic)
+        if camera is not None and retained:
+            self.publisher.restore_face_time(camera, payload)
+
+    def forget_camera(self, camera: str) -> None:
+        """Clear a camera's retained topics (Home Assistant removes its device)."""
+        self.publisher.forget_camera(camera)
 
     # -- what the HTTP API calls (http_api.ApiBackend) ---------------------------------------
     async def recognize(self, image: bytes, *, camera: str, source: str,

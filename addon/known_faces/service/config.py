@@ -25,6 +25,8 @@ from ..pipeline.quality import QualityGates
 from ..publish.outbox import MAX_EVENTS
 from ..sources.cameras import CAMERA_RE
 from ..store.visitors import DEFAULT_THRESHOLD as VISITOR_THRESHOLD
+from .frigate_config import LIST_OPTIONS as FRIGATE_LIST_OPTIONS
+from .frigate_config import FrigateSettings, frigate_options
 
 SUPERVISOR_OPTIONS = Path("/data/options.json")
 SUPERVISOR_DATA_DIR = Path("/data")
@@ -93,6 +95,7 @@ OPTIONS_SCHEMA = vol.Schema(
         # re-embedded from its stored crops when it changes.
         vol.Optional("embedder_file"): vol.Coerce(str),
         vol.Optional("embedder_preprocessing"): _preprocessing,
+        **frigate_options(PREFIX_RE),
         # Strangers (DESIGN §9): kept as visitors at all, grouped from which score, for how long.
         vol.Optional("keep_unknown", default=True): vol.Boolean(),
         vol.Optional("visitor_threshold", default=VISITOR_THRESHOLD): _unit_float(),
@@ -122,7 +125,7 @@ SERVICE_SCHEMA = OPTIONS_SCHEMA.extend(
     }
 )
 
-_LIST_OPTIONS = ("snapshot_topics", "cameras")
+_LIST_OPTIONS = ("snapshot_topics", "cameras", *FRIGATE_LIST_OPTIONS)
 
 
 class ConfigError(Exception):
@@ -165,6 +168,7 @@ class Settings:
     workers: int
     publish_queue: int
     advertise_url: str | None
+    frigate: FrigateSettings
     keep_unknown: bool
     visitor_threshold: float
     visitor_retention_days: int
@@ -209,6 +213,7 @@ class Settings:
             workers=data["workers"],
             publish_queue=data["publish_queue"],
             advertise_url=data.get("advertise_url"),
+            frigate=FrigateSettings.from_options(data),
             keep_unknown=data["keep_unknown"],
             visitor_threshold=data["visitor_threshold"],
             visitor_retention_days=data["visitor_retention_days"],

@@ -8,7 +8,6 @@ code that maps to a 4xx status here.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import re
@@ -39,6 +38,8 @@ from ..errors import (
 )
 from ..pipeline.decode import MAX_IMAGE_BYTES
 from ..sources.cameras import valid_camera
+from ..ui.paths import is_page, is_public, login_location
+from .access import Access, Denied
 from .intake import IntakeFull
 from .openapi import openapi_document
 from .routes import API_BASE, INT64_MAX, MAX_ARCHIVE_BYTES, MAX_EVENTS, MAX_JSON_BYTES, ROUTES
@@ -54,6 +55,8 @@ CHUNK = 256 * 1024
 STALL_TIMEOUT = 30.0
 _ASCII_DECIMAL = re.compile(r"[0-9]{1,19}")
 _STALL_TIMEOUT_KEY = web.AppKey("stall_timeout", float)
+# The application's one access check, for what is mounted beside the API (the web UI).
+ACCESS_KEY = web.AppKey("access", Access)
 
 _STATUS_OF: dict[type[KnownFacesError], int] = {
     InvalidImage: 400,
@@ -245,26 +248,31 @@ class Api:
 
     def __init__(self, service: ApiBackend) -> None:
         self.service = service
+        self.access = Access(service.token, service.trusted_peers)
         self._openapi = openapi_document(service.version)
 
     # -- middleware --------------------------------------------------------------------------
-    def authorised(self, request: web.Request) -> bool:
-        """Bearer token, or a peer the settings trust (the Supervisor's ingress proxy)."""
-        if request.remote in self.service.trusted_peers:
-            return True
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        # Header bytes that are not UTF-8 arrive as lone surrogates: "replace" makes them a
-        # '?', which no token holds, instead of a UnicodeEncodeError (a 500 for anyone).
-        return scheme.lower() == "bearer" and hmac.compare_digest(
-            token.strip().encode("utf-8", "replace"), self.service.token.encode()
-        )
+    def authorise(self, request: web.Request) -> None:
+        """Bearer token, the Supervisor's ingress proxy or a web UI session (``access``), with
+        the CSRF check for browser credentials; public paths (health, the login page, static
+        files) need none. A browser without a session is sent to the login page."""
+        public = request.path == API_BASE + "/health" or is_public(request.path)
+        try:
+            via = self.access.via(request)
+            if via is None and not public:
+                if is_page(request.path) and request.method in ("GET", "HEAD"):
+                    raise web.HTTPSeeOther(login_location(request.path))
+                raise ApiError(401, "unauthorized", "a valid bearer token is required")
+            if via is not None and not public:
+                self.access.check(request, via)
+        except Denied as err:
+            raise ApiError(err.status, err.code, err.message) from None
 
     @web.middleware
     async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Auth first (every route but health), then errors turned into JSON 4xx answers."""
+        """Auth first, then errors turned into JSON 4xx answers."""
         try:
-            if request.path != API_BASE + "/health" and not self.authorised(request):
-                raise ApiError(401, "unauthorized", "a valid bearer token is required")
+            self.authorise(request)
             return await handler(request)
         except ApiError as err:
             return error_response(err.status, err.code, err.message)
@@ -342,6 +350,15 @@ class Api:
         face, person = await self.service.enroll(slug, image, source=source)
         return web.json_response({"face": face.as_dict(), "person": person.as_dict()},
                                  status=201)
+
+    async def forget_camera(self, request: web.Request) -> web.Response:
+        """204 whether or not the camera ever reported: clearing is idempotent."""
+        camera = request.match_info["camera"]
+        if not valid_camera(camera):
+            raise ApiError(400, "invalid_camera",
+                           "camera names are 1–64 letters, digits, '_' or '-'")
+        self.service.forget_camera(camera)
+        return web.Response(status=204)
 
     async def enroll(self, request: web.Request) -> web.Response:
         """201 with the face, the person and whether the person was created; a refused photo
@@ -453,6 +470,7 @@ def build_app(service: ApiBackend, *, stall_timeout: float = STALL_TIMEOUT) -> w
                       "lingering_time": stall_timeout},
     )
     app[_STALL_TIMEOUT_KEY] = stall_timeout
+    app[ACCESS_KEY] = api.access
     for route in ROUTES:
         handler = next(getattr(h, route.handler) for h in handlers if hasattr(h, route.handler))
         app.router.add_route(route.method, API_BASE + route.path, handler)

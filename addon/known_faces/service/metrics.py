@@ -161,10 +161,16 @@ class Metrics:
             "Outgoing MQTT messages that could not be kept or sent, per kind and reason.",
         )
         self._gauges: list[Gauge] = []
+        self._counters: list[Counter] = []
 
     def gauge(self, name: str, help_text: str, read: Callable[[], float]) -> None:
         """Expose a value read at scrape time."""
         self._gauges.append(Gauge(name, help_text, read))
+
+    def counter(self, name: str, help_text: str) -> Counter:
+        """A counter a feature adds (the Frigate follower, …), exposed with the others."""
+        self._counters.append(Counter(name, help_text))
+        return self._counters[-1]
 
     def render(self) -> str:
         """The whole exposition document."""
@@ -179,6 +185,7 @@ class Metrics:
             self.events,
             self.publish_dropped,
             *self._gauges,
+            *self._counters,
         ]
         lines: list[str] = []
         for family in families:

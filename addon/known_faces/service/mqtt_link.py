@@ -41,7 +41,8 @@ class BrokerSettings:
     tls: bool = False
 
 
-MessageHandler = Callable[[str, bytes, float], None]
+# topic, payload, monotonic arrival time, whether the broker replayed it as retained
+MessageHandler = Callable[[str, bytes, float, bool], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +157,5 @@ class MqttLink:
         self._loop.call_soon_threadsafe(self._callbacks.on_acked)
 
     def _handle_message(self, _client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
-        if msg.retain:
-            # Sent because we (re)subscribed, not because a camera saw someone now: Frigate
-            # retains its snapshots, and replaying them would announce old sightings as new.
-            return
         self._loop.call_soon_threadsafe(self._callbacks.on_message, msg.topic, msg.payload,
-                                        time.monotonic())
+                                        time.monotonic(), bool(msg.retain))

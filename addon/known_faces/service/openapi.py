@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from ..pipeline.decode import MAX_IMAGE_BYTES
+from ..pipeline.results import FaceStatus
 from .routes import (
     API_BASE,
     MAX_ARCHIVE_BYTES,
@@ -56,13 +57,24 @@ _TIME = {"type": "string", "format": "date-time"}
 _NULLABLE_TEXT = {"type": "string", "nullable": True}
 _NULLABLE_NUMBER = {"type": "number", "nullable": True}
 _CANDIDATE = _object({"person": _TEXT, "name": _TEXT, "similarity": _NUMBER})
-# One face as /recognize and the person_detected events report it (DESIGN §5).
-_FACE_RESULT = _object(
-    {"box": {"type": "array", "items": _INT, "minItems": 4, "maxItems": 4},
-     "known": {"type": "boolean"}, "face_px": _INT},
-    {"person": _NULLABLE_TEXT, "name": _NULLABLE_TEXT, "similarity": _NULLABLE_NUMBER,
-     "second": {**_CANDIDATE, "nullable": True}, "status": _TEXT, "camera": _TEXT},
+_NULLABLE_CANDIDATE = {**_CANDIDATE, "nullable": True}
+_SCORE = {"type": "number", "minimum": -1, "maximum": 1}
+# One face as the person_detected events report it (DESIGN §5; publish.payloads.face_fields).
+_EVENT = _object(
+    {"event_id": _TEXT, "snapshot_id": _TEXT, "camera": _TEXT, "time": _TIME,
+     "known": {"type": "boolean"}, "person": _NULLABLE_TEXT, "name": _NULLABLE_TEXT,
+     "similarity": {**_SCORE, "nullable": True}, "threshold": _NULLABLE_NUMBER,
+     "margin": _NULLABLE_NUMBER, "second": _NULLABLE_CANDIDATE,
+     "best_guess": _NULLABLE_CANDIDATE,
+     "box": {"type": "array", "items": _INT, "minItems": 4, "maxItems": 4},
+     "face_px": {"type": "integer", "minimum": 0},
+     "detection_score": {"type": "number", "minimum": 0, "maximum": 1},
+     "face_count": {"type": "integer", "minimum": 0}, "source": _TEXT, "model": _TEXT,
+     "latency_ms": {"type": "number", "minimum": 0}},
 )
+# /recognize reports every face, gated or not, with why it was or was not named.
+_FACE_RESULT = {"allOf": [_EVENT, _object(
+    {"status": {"type": "string", "enum": [status.value for status in FaceStatus]}})]}
 _PERSON = _object({"person": _TEXT, "name": _TEXT,
                    "face_count": {"type": "integer", "minimum": 0}, "created": _TIME})
 _FACE = _object({"id": {"type": "integer", "minimum": 1}, "person": _TEXT, "source": _TEXT,
@@ -70,10 +82,13 @@ _FACE = _object({"id": {"type": "integer", "minimum": 1}, "person": _TEXT, "sour
                  "created": _TIME})
 _SCHEMAS: dict[str, Any] = {
     "Error": _object({"error": _TEXT, "message": _TEXT}),
-    "Health": _object({"status": _TEXT, "service": _TEXT, "version": _TEXT,
-                       "instance_id": _TEXT, "model": _TEXT,
+    "Health": _object({"status": {"type": "string", "enum": ["ok", "degraded"]},
+                       "service": {"type": "string", "enum": ["known_faces"]},
+                       "version": _TEXT, "instance_id": _TEXT, "model": _TEXT,
                        "people": {"type": "integer", "minimum": 0},
-                       "mqtt": {"type": "string", "enum": ["connected", "disconnected"]}}),
+                       "mqtt": {"type": "string", "enum": ["connected", "disconnected"]},
+                       "topic_prefix": _TEXT,
+                       "gallery_problems": {"type": "array", "items": _TEXT}}),
     "Recognition": _object({"snapshot_id": _TEXT, "camera": _TEXT, "time": _TIME,
                             "face_count": {"type": "integer", "minimum": 0},
                             "latency_ms": _NUMBER,
@@ -87,7 +102,7 @@ _SCHEMAS: dict[str, Any] = {
     "FaceAdded": _object({"face": _ref("Face"), "person": _ref("Person")}),
     "Enrolled": _object({"face": _ref("Face"), "person": _ref("Person"),
                          "created": {"type": "boolean"}}),
-    "Events": _object({"events": {"type": "array", "items": _FACE_RESULT}}),
+    "Events": _object({"events": {"type": "array", "items": _EVENT}}),
     "Imported": _object({"people": {"type": "integer", "minimum": 0},
                          "faces": {"type": "integer", "minimum": 0}}),
 }

@@ -55,6 +55,9 @@ class RecognitionLoop:
         self.intake = LatestPerCamera(
             on_drop=lambda camera: metrics.dropped.inc(camera=self.labels(camera)))
         self._warned: set[tuple[str, str]] = set()
+        # Told of every published result after the publisher (the web UI's recent events).
+        self.observers: list[Callable[[Snapshot, SnapshotResult, list[payloads.Payload]],
+                                      None]] = []
         #: Called on the loop after a recognition recorded a visitor's sighting (§9).
         self.on_visitors: Callable[[], None] = lambda: None
 
@@ -129,6 +132,8 @@ class RecognitionLoop:
         if snapshot.publish:
             self.metrics.events.inc(len(outcome.events))
             self.publisher.publish(outcome.result, outcome.events, outcome.face_jpeg)
+            for observe in self.observers:
+                observe(snapshot, outcome.result, outcome.events)
         return outcome.result
 
     def _infer(self, snapshot: Snapshot) -> Outcome:

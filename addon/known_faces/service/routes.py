@@ -71,6 +71,8 @@ PATH_PARAMS: dict[str, Param] = {
                   pattern=SLUG_PATTERN, example="barack_obama"),
     "face_id": Param("face_id", "integer", "The face's id.", minimum=1, maximum=INT64_MAX,
                      example=1),
+    "camera": Param("camera", "string", "A camera's name.", pattern=CAMERA_RE,
+                    example="front_door"),
 }
 # A display name, wherever it is given (JSON body or query): what ``store.names`` accepts.
 NAME = Param("name", "string",
@@ -118,6 +120,9 @@ ROUTES: tuple[Route, ...] = (
           (204, *_PERSON_ERRORS)),
     Route("GET", "/people/{slug}/faces/{face_id}/crop", "face_crop",
           "The aligned 112×112 face crop.", (200, *_PERSON_ERRORS), produces="image/jpeg"),
+    Route("DELETE", "/cameras/{camera}", "forget_camera",
+          "Clear a camera's retained state and face crop, so Home Assistant removes its "
+          "device; it comes back if the camera reports again.", (204, 400, 401)),
     Route("GET", "/events", "events", "Recent person_detected events, newest first.",
           (200, 400, 401), answer="Events",
           query=(Param("limit", "integer", f"How many (1–{MAX_EVENTS}).", 50, minimum=1,

@@ -21,6 +21,10 @@ LOG = logging.getLogger(__name__)
 SUPERVISOR_URL = "http://supervisor"
 DISCOVERY_SERVICE = "known_faces"
 TIMEOUT = aiohttp.ClientTimeout(total=10)
+# The add-ons of github.com/blakeblackshear/frigate-hass-addons (repository hash ccab4aaf).
+FRIGATE_ADDON_SLUGS = ("ccab4aaf_frigate", "ccab4aaf_frigate-fa", "ccab4aaf_frigate-beta",
+                       "ccab4aaf_frigate-fa-beta")
+FRIGATE_INTERNAL_PORT = 5000
 
 
 class SupervisorError(Exception):
@@ -81,3 +85,19 @@ class Supervisor:
         data = await self._call("POST", "/discovery", {"service": DISCOVERY_SERVICE,
                                                        "config": config})
         return str(data.get("uuid", ""))
+
+    async def frigate_url(self) -> str | None:
+        """The Frigate add-on's API on its internal port 5000 (no login there), or None.
+
+        The Supervisor lets an add-on read ``/addons/<slug>/info`` of others, not list them,
+        so the slugs the Frigate add-on repository publishes are asked in turn; the first one
+        that is started wins.
+        """
+        for slug in FRIGATE_ADDON_SLUGS:
+            try:
+                data = await self._call("GET", f"/addons/{slug}/info")
+            except SupervisorError:
+                continue
+            if data.get("state") == "started" and data.get("hostname"):
+                return f"http://{data['hostname']}:{FRIGATE_INTERNAL_PORT}"
+        return None
