@@ -71,6 +71,11 @@ _EVENT = _object(
      "detection_score": {"type": "number", "minimum": 0, "maximum": 1},
      "face_count": {"type": "integer", "minimum": 0}, "source": _TEXT, "model": _TEXT,
      "latency_ms": {"type": "number", "minimum": 0}},
+    # Strangers (DESIGN §9; publish.payloads.visitor_fields): null for known faces.
+    {"status": {"type": "string", "enum": [status.value for status in FaceStatus]},
+     "visitor": {"type": "string", "pattern": r"^v_[0-9]{4,19}$", "nullable": True},
+     "visitor_sightings": {"type": "integer", "minimum": 1, "nullable": True},
+     "visitor_sightings_24h": {"type": "integer", "minimum": 1, "nullable": True}},
 )
 # /recognize reports every face, gated or not, with why it was or was not named.
 _FACE_RESULT = {"allOf": [_EVENT, _object(
