@@ -83,13 +83,13 @@ class Recognizer:
         return len(missing)
 
     def recognize(self, data: bytes, *, camera: str = "cli", source: str = "cli",
-                  match: MatchSettings | None = None,
-                  received: float | None = None) -> SnapshotResult:
+                  match: MatchSettings | None = None, received: float | None = None,
+                  visit: str | None = None) -> SnapshotResult:
         """Every face of a snapshot with its verdict; ``match`` overrides the thresholds
         (per camera), ``received`` (a ``time.monotonic`` value) is when the snapshot
         arrived, so the latency includes its wait in the intake. With ``keep_unknown`` every
         unknown face joins or starts a visitor (one that matches an ignored visitor is
-        ``ignored``)."""
+        ``ignored``); the frames of one ``visit`` (a Frigate event) count once."""
         start = time.monotonic() if received is None else received
         stages: dict[str, float] = {}
         detected = self.engine.analyse(data, stages)
@@ -101,7 +101,8 @@ class Recognizer:
         now = datetime.now(UTC)
         if self.keep_unknown:
             with timed(stages, "visitors"):
-                faces = tuple(self._visit(face, camera, now.isoformat()) for face in faces)
+                faces = tuple(self._visit(face, camera, now.isoformat(), visit)
+                              for face in faces)
         result = SnapshotResult(
             snapshot_id=str(uuid.uuid4()), camera=camera, source=source,
             model=self.engine.model_id, faces=faces, time=now,
@@ -118,12 +119,13 @@ class Recognizer:
         return FaceResult(face, FaceStatus.KNOWN if verdict.known else FaceStatus.UNKNOWN,
                           verdict)
 
-    def _visit(self, face: FaceResult, camera: str, time: str) -> FaceResult:
+    def _visit(self, face: FaceResult, camera: str, time: str,
+               visit: str | None) -> FaceResult:
         """An unknown face recorded as a visitor's sighting (DESIGN §9)."""
         if face.status is not FaceStatus.UNKNOWN or face.embedding is None:
             return face
         seen = self.visitors.observe(face.embedding, encode_crop(face.crop),
-                                     payloads.quality(face.quality), camera, time)
+                                     payloads.quality(face.quality), camera, time, visit)
         if seen is None:
             return face
         status = FaceStatus.IGNORED if seen.ignored else FaceStatus.UNKNOWN

@@ -354,3 +354,18 @@ def test_rows_another_writer_mangled_are_refused_not_fatal(gallery: Gallery,
                                                                 (2, "low_quality")]
     assert "unusable" in assigned.refused[1].reason
     assert (assigned.faces, assigned.moved) == ((), 2)
+
+
+def test_the_frames_of_one_visit_count_once(visitors: Visitors) -> None:
+    """Frames of one Frigate event (``visit``) are kept as sightings but counted once."""
+    rng = np.random.default_rng(12)
+    face = unit(rng)
+    counts = []
+    for minute, visit in ((0, "e1"), (1, "e1"), (2, "e1"), (30, "e2"), (31, None), (32, None)):
+        seen = visitors.observe(unit(rng, face), jpeg(minute), GOOD, "door", stamp(minute),
+                                visit)
+        assert seen is not None
+        counts.append((seen.sightings, seen.sightings_24h))
+    assert counts == [(1, 1), (1, 1), (1, 1), (2, 2), (3, 3), (4, 4)]
+    assert len(visitors.sightings("v_0001")) == 6
+    assert visitors.get("v_0001").last_seen == stamp(32)

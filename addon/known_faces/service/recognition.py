@@ -31,6 +31,19 @@ from .metrics import CameraLabels, Metrics
 LOG = logging.getLogger(__name__)
 
 
+#: ``Snapshot.extra`` fields that name one visit of one stranger: its frames count as one
+#: sighting of the visitor (DESIGN §9).
+VISIT_KEYS = ("frigate_event_id", "track_id")
+
+
+def visit_of(snapshot: Snapshot) -> str | None:
+    """The source's key of the visit a snapshot belongs to, if it has one."""
+    for key in VISIT_KEYS:
+        if snapshot.extra.get(key) is not None:
+            return f"{key}:{snapshot.extra[key]}"
+    return None
+
+
 @dataclass(slots=True)
 class Outcome:
     """What a worker thread hands back: the result and what to publish of it."""
@@ -140,7 +153,8 @@ class RecognitionLoop:
         """Worker thread: recognise, then prepare (and record) what gets published."""
         result = self.recognizer.recognize(
             snapshot.payload, camera=snapshot.camera, source=snapshot.source,
-            match=self._camera_match.get(snapshot.camera), received=snapshot.received)
+            match=self._camera_match.get(snapshot.camera), received=snapshot.received,
+            visit=visit_of(snapshot))
         if not snapshot.publish:
             return Outcome(result, [], None)
         events = payloads.person_detected_events(result, snapshot.extra)

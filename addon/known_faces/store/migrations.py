@@ -117,7 +117,9 @@ def _to_1(db: sqlite3.Connection) -> None:
 #: until the visitor is assigned, then to the person (its history moves with it); ``label`` is
 #: the visitor id it was seen under, kept after the move. Visitor ids are AUTOINCREMENT, so
 #: ``v_0042`` never names another stranger once forgotten; ``recent`` holds the times of a
-#: visitor's latest sightings (JSON), kept or not, for "how often in the last day". The
+#: visitor's latest sightings (JSON), kept or not, for "how often in the last day";
+#: ``last_visit`` the source's key of its latest visit (a Frigate event, a stream track), so the
+#: frames of one visit count as one sighting. The
 #: ungrouped ``unknown_sightings`` of earlier releases were never shown anywhere and are dropped.
 _SCHEMA_2 = """
 CREATE TABLE visitors (
@@ -126,7 +128,8 @@ CREATE TABLE visitors (
     last_seen TEXT NOT NULL,
     seen INTEGER NOT NULL,
     ignored INTEGER NOT NULL DEFAULT 0,
-    recent TEXT NOT NULL DEFAULT '[]'
+    recent TEXT NOT NULL DEFAULT '[]',
+    last_visit TEXT
 );
 CREATE TABLE sightings (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -382,11 +382,13 @@ class Visitors:
 
     # -- sightings ----------------------------------------------------------------------------
     def observe(self, embedding: np.ndarray, crop: bytes, quality: dict[str, float],
-                camera: str, time: str) -> VisitorSighting | None:
+                camera: str, time: str, visit: str | None = None) -> VisitorSighting | None:
         """Record an unknown face: it joins the nearest visitor scoring at least
-        ``threshold``, else starts a new one. Best effort, like every history record: when it
-        cannot be written (disk full) it is logged and None is returned, and the face is
-        published without a visitor."""
+        ``threshold``, else starts a new one. ``visit`` is the source's key of one visit (a
+        Frigate event id): further frames of the visit a visitor was last seen in are kept as
+        sightings (better crops) but not counted again. Best effort, like every history
+        record: when it cannot be written (disk full) it is logged and None is returned, and
+        the face is published without a visitor."""
         vector = np.asarray(embedding, np.float32)
         blob = vector_blob(vector)
 
@@ -394,15 +396,19 @@ class Visitors:
             found = self._index.nearest(self.query(vector))
             if found is not None and found[1] >= self.threshold:
                 vid, score, ignored = found[0], found[1], found[2]
-                row = db.execute("SELECT recent FROM visitors WHERE id = ?", (vid,)).fetchone()
-                recent = _recent([*_times(row[0]), time])
-                db.execute("UPDATE visitors SET seen = seen + 1, last_seen = max(last_seen, ?), "
-                           "recent = ? WHERE id = ?", (time, json.dumps(recent), vid))
+                row = db.execute("SELECT recent, last_visit FROM visitors WHERE id = ?",
+                                 (vid,)).fetchone()
+                again = visit is not None and row[1] == visit
+                recent = _times(row[0]) if again else _recent([*_times(row[0]), time])
+                db.execute("UPDATE visitors SET seen = seen + ?, last_seen = max(last_seen, ?), "
+                           "recent = ?, last_visit = ? WHERE id = ?",
+                           (0 if again else 1, time, json.dumps(recent), visit, vid))
             else:
                 score, ignored, recent = None, False, [time]
                 vid = int(db.execute(
-                    "INSERT INTO visitors(first_seen, last_seen, seen, recent) VALUES (?, ?, 1, ?)",
-                    (time, time, json.dumps(recent))).lastrowid or 0)
+                    "INSERT INTO visitors(first_seen, last_seen, seen, recent, last_visit) "
+                    "VALUES (?, ?, 1, ?, ?)", (time, time, json.dumps(recent), visit)).lastrowid
+                    or 0)
             db.execute(
                 "INSERT INTO sightings(visitor_id, label, time, camera, score, quality, rank, "
                 "model, vector, crop) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
