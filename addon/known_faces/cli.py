@@ -1,6 +1,7 @@
 """known-faces: local face recognition from the command line.
 
-Subcommands: models, recognize, enroll, people, gallery, evaluate, bench (and serve, token).
+Subcommands: models, recognize, enroll, people, gallery, evaluate, bench, visitors, search (and
+serve, token).
 
 Each subcommand is a small function over the library; ``--json`` output uses the same field
 names as the MQTT events so scripts can rely on it. Every error a user can cause (a usage
@@ -588,6 +589,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_watch(command, load_recognizer)
 
+    from .visitors_cli import register as register_visitors
+
+    register_visitors(commands)
     if importlib.util.find_spec("known_faces.service.cli") is not None:
         from .service.cli import register
 

@@ -91,3 +91,9 @@ class UnknownCamera(KnownFacesError):
     """No camera of this name has a stream (live view, enroll from the face in view)."""
 
     code = "unknown_camera"
+
+
+class UnknownVisitor(KnownFacesError):
+    """No visitor has this id (never had, forgotten, merged, assigned or purged)."""
+
+    code = "unknown_visitor"

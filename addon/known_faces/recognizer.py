@@ -7,6 +7,7 @@ SQLite read) and lets a long-running service pick up people enrolled by another 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import uuid
@@ -18,10 +19,18 @@ import numpy as np
 from .errors import EnrollmentRejected
 from .pipeline.engine import Engine, decode_crop, encode_crop, timed
 from .pipeline.match import Matcher, MatchSettings
-from .pipeline.results import DetectedFace, FaceResult, FaceStatus, Match, SnapshotResult
+from .pipeline.results import (
+    Candidate,
+    DetectedFace,
+    FaceResult,
+    FaceStatus,
+    Match,
+    SnapshotResult,
+)
 from .publish import payloads
 from .store.gallery import Face, Gallery, Person
 from .store.names import clean_name
+from .store.visitors import DEFAULT_THRESHOLD, FaceSearch, Visitors, enrollment_gate
 
 REEMBED_BATCH = 32
 
@@ -30,11 +39,14 @@ class Recognizer:
     """Recognition and enrollment against one gallery."""
 
     def __init__(self, engine: Engine, gallery: Gallery, match: MatchSettings | None = None,
-                 *, keep_unknown: bool = True) -> None:
+                 *, keep_unknown: bool = True,
+                 visitor_threshold: float = DEFAULT_THRESHOLD) -> None:
         self.engine = engine
         self.gallery = gallery
         self.match_settings = match or MatchSettings()
         self.keep_unknown = keep_unknown
+        self.visitors = Visitors(gallery, engine.model_id, engine.embedder.dim,
+                                 visitor_threshold)
         self._lock = threading.Lock()
         self._version = -1
         self._matcher = Matcher([], [])
@@ -71,14 +83,16 @@ class Recognizer:
         return len(missing)
 
     def recognize(self, data: bytes, *, camera: str = "cli", source: str = "cli",
-                  match: MatchSettings | None = None,
-                  received: float | None = None,
+                  match: MatchSettings | None = None, received: float | None = None,
+                  visit: str | None = None,
                   keep_unknown: bool | None = None) -> SnapshotResult:
         """Every face of a snapshot with its verdict; ``match`` overrides the thresholds
         (per camera), ``received`` (a ``time.monotonic`` value) is when the snapshot
-        arrived, so the latency includes its wait in the intake. Unknown faces are kept as
-        sightings for later clustering, unless ``keep_unknown`` is False (a stream's tracker
-        keeps one per track instead of one per frame)."""
+        arrived, so the latency includes its wait in the intake. With ``keep_unknown`` every
+        unknown face joins or starts a visitor (one that matches an ignored visitor is
+        ``ignored``); the frames of one ``visit`` (a Frigate event) count once. A stream's
+        tracker passes ``keep_unknown=False``: it records one sighting per track instead
+        (``record_visit``), not one per frame."""
         start = time.monotonic() if received is None else received
         stages: dict[str, float] = {}
         detected = self.engine.analyse(data, stages)
@@ -87,17 +101,16 @@ class Recognizer:
         with timed(stages, "match"):
             verdicts = iter(self._matcher.match(np.stack(vectors), settings) if vectors else [])
             faces = tuple(self._result(face, verdicts) for face in detected)
+        now = datetime.now(UTC)
+        if self.keep_unknown if keep_unknown is None else keep_unknown:
+            with timed(stages, "visitors"):
+                faces = tuple(self.record_visit(face, camera, now.isoformat(), visit)
+                              for face in faces)
         result = SnapshotResult(
             snapshot_id=str(uuid.uuid4()), camera=camera, source=source,
-            model=self.engine.model_id, faces=faces, time=datetime.now(UTC),
+            model=self.engine.model_id, faces=faces, time=now,
             latency_ms=(time.monotonic() - start) * 1000, stage_ms=stages,
         )
-        if self.keep_unknown if keep_unknown is None else keep_unknown:
-            for face in faces:
-                if face.status is FaceStatus.UNKNOWN and face.embedding is not None:
-                    self.gallery.add_unknown_sighting(encode_crop(face.crop), face.embedding,
-                                                      self.engine.model_id, camera,
-                                                      result.time.isoformat())
         return result
 
     @staticmethod
@@ -108,6 +121,39 @@ class Recognizer:
         verdict = next(verdicts)
         return FaceResult(face, FaceStatus.KNOWN if verdict.known else FaceStatus.UNKNOWN,
                           verdict)
+
+    def record_visit(self, face: FaceResult, camera: str, time: str,
+                     visit: str | None = None) -> FaceResult:
+        """An unknown face recorded as a visitor's sighting (DESIGN §9); the face comes back
+        with its visitor, and ``ignored`` if that visitor is ignored."""
+        if face.status is not FaceStatus.UNKNOWN or face.embedding is None:
+            return face
+        seen = self.visitors.observe(face.embedding, encode_crop(face.crop),
+                                     payloads.quality(face.quality), camera, time, visit)
+        if seen is None:
+            return face
+        status = FaceStatus.IGNORED if seen.ignored else FaceStatus.UNKNOWN
+        return dataclasses.replace(face, status=status, visitor=seen)
+
+    def search(self, data: bytes, threshold: float) -> list[FaceSearch]:
+        """Every gated face of a photo with the people, visitors and kept sightings scoring at
+        least ``threshold`` against it ("was this person here before?"). Records nothing."""
+        found = []
+        for face in self.engine.analyse(data):
+            if face.embedding is None:
+                continue
+            matcher = self._matcher
+            scores = matcher.person_similarities(face.embedding[None])
+            people = sorted((Candidate(p.slug, p.name, float(score))
+                             for p, score in zip(matcher.people, scores[0], strict=True)
+                             if score >= threshold), key=lambda c: -c.similarity)
+            hits = self.visitors.search(face.embedding, threshold, [c.person for c in people])
+            found.append(FaceSearch(face, people, hits))
+        return found
+
+    def enrollment_gate(self, quality: dict[str, float]) -> tuple[str, str] | None:
+        """This engine's enrollment gates over a stored sighting's quality measures."""
+        return enrollment_gate(self.engine.gates)(quality)
 
     def enroll(self, slug: str, data: bytes, *, source: str = "cli") -> Face:
         """Add one photo's face to a person (strict gates; EnrollmentRejected says why)."""

@@ -7,8 +7,8 @@ this frame's guess).
 
 Unknown tracks: the recognizer keeps no sighting per frame for these (a stranger standing at
 the door for a minute is one visit, not 120); instead ``on_unknown_track`` is called once per
-unknown track with the track's best face. That is where a stranger joins a visitor (DESIGN §9);
-whatever fields it returns (a visitor id, its sightings) are added to the track's event.
+unknown track with the track's best face, and ``join_visitor`` makes it a visitor's sighting
+(DESIGN §9); the fields it returns (status, visitor id, sightings) go into the track's event.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any
 import cv2
 
 from .pipeline.annotate import LabelText, draw, drawable, face_label, video_writer
-from .pipeline.engine import encode_crop
 from .pipeline.results import FaceResult, FaceStatus, SnapshotResult
 from .pipeline.tracker import FrameTracks, Track, Tracker, TrackerSettings
 from .publish import payloads
@@ -33,14 +32,14 @@ UnknownTrackHook = Callable[[str, FaceResult, str], dict[str, Any]]
 FRAME_JPEG_QUALITY = 95
 
 
-def keep_sighting(recognizer: Recognizer) -> UnknownTrackHook:
-    """The default hook: the track's best face kept once as an unknown sighting (what the
-    recognizer does per face for snapshots), when the recognizer keeps unknown faces."""
+def join_visitor(recognizer: Recognizer) -> UnknownTrackHook:
+    """The hook of the service and ``recognize VIDEO``: an unknown track's best face joins or
+    starts a visitor once (DESIGN §9), and the track's event says which, or ``ignored`` when
+    that visitor is ignored; nothing is kept when the recognizer keeps no unknown faces."""
     def hook(camera: str, face: FaceResult, time: str) -> dict[str, Any]:
-        if recognizer.keep_unknown and face.embedding is not None:
-            recognizer.gallery.add_unknown_sighting(encode_crop(face.crop), face.embedding,
-                                                    recognizer.engine.model_id, camera, time)
-        return {}
+        if not recognizer.keep_unknown:
+            return {}
+        return payloads.visitor_fields(recognizer.record_visit(face, camera, time))
 
     return hook
 
@@ -119,7 +118,7 @@ def track_video(recognizer: Recognizer, source: VideoSource, *, camera: str,
     ``every_s`` seconds (``watch``); with ``annotate``, write every frame with its boxes and
     labels (same frame count, same rate). ``on_events`` gets each frame's events as they
     happen."""
-    tracked = TrackedCamera(camera, settings, keep_sighting(recognizer))
+    tracked = TrackedCamera(camera, settings, join_visitor(recognizer))
     # Written beside OUT under a temporary name and renamed at the end: a failed run leaves
     # no half-written video under the name asked for.
     partial = writer = None

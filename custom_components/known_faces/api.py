@@ -7,6 +7,7 @@ the session is injected so Home Assistant's shared session is reused.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -126,6 +127,34 @@ class KnownFacesClient:
         )
         return result
 
+    async def visitor_crop(self, visitor: str) -> bytes:
+        """The JPEG of a visitor's best face crop."""
+        crop: bytes = await self._request(
+            "GET", f"/visitors/{quote(visitor, safe='')}/crop", raw=True
+        )
+        return crop
+
+    async def assign_visitor(
+        self, visitor: str, *, person: str | None = None, name: str | None = None
+    ) -> dict[str, Any]:
+        """Make a visitor an existing person (slug) or a new one (name)."""
+        body: dict[str, str | None] = {"person": person} if person is not None else {"name": name}
+        result: dict[str, Any] = await self._request(
+            "POST", f"/visitors/{quote(visitor, safe='')}/assign", json=body
+        )
+        return result
+
+    async def ignore_visitor(self, visitor: str, ignored: bool = True) -> dict[str, Any]:
+        """Ignore a visitor (its faces become `ignored`), or stop ignoring it."""
+        result: dict[str, Any] = await self._request(
+            "POST" if ignored else "DELETE", f"/visitors/{quote(visitor, safe='')}/ignore"
+        )
+        return result
+
+    async def forget_visitor(self, visitor: str) -> None:
+        """Delete a visitor with its crops and vectors."""
+        await self._request("DELETE", f"/visitors/{quote(visitor, safe='')}")
+
     async def _request(
         self,
         method: str,
@@ -135,8 +164,10 @@ class KnownFacesClient:
         params: dict[str, str] | None = None,
         json: Any = None,
         data: bytes | None = None,
+        raw: bool = False,
     ) -> Any:
-        """Send one request and map the outcome onto this module's errors."""
+        """Send one request and map the outcome onto this module's errors; with `raw` a
+        successful answer is returned as its bytes (an image)."""
         headers = {"Authorization": f"Bearer {self._token}"} if auth else {}
         if data is not None:
             headers["Content-Type"] = "application/octet-stream"
@@ -156,6 +187,8 @@ class KnownFacesClient:
                     raise CannotConnect(f"{method} {path}: HTTP {resp.status}")
                 if resp.status == 204:
                     return None
+                if raw and resp.status < 300:
+                    return await resp.read()
                 try:
                     body = await resp.json(content_type=None)
                 except ValueError as err:

@@ -16,6 +16,8 @@ EVENT_PERSON_DETECTED: Final = "known_faces_person_detected"
 # Event types of the per-camera event entity.
 EVENT_KNOWN: Final = "known"
 EVENT_UNKNOWN: Final = "unknown"
+# A face matching a visitor the user ignores (the postman): never fired as `unknown`.
+EVENT_IGNORED: Final = "ignored"
 
 STATUS_ONLINE: Final = "online"
 STATUS_OFFLINE: Final = "offline"

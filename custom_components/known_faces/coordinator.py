@@ -32,7 +32,7 @@ from .const import (
     STATUS_OFFLINE,
     STATUS_ONLINE,
 )
-from .models import CameraState, KnownFacesState, Person, Sighting
+from .models import CameraState, KnownFacesState, Person, Sighting, Visitors
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -46,6 +46,9 @@ SUBJECT_PERSON = "person"
 SUBJECT_CAMERA = "camera"
 # The crop of a camera is a subject of its own: a new face must not rewrite the camera's sensors.
 SUBJECT_FACE = "face"
+# The visitors summary wakes only the visitor entities of the service's device.
+SUBJECT_VISITORS = "visitors"
+VISITORS_SUMMARY = "summary"
 
 
 def signal_new_people(entry_id: str) -> str:
@@ -166,6 +169,7 @@ class KnownFacesCoordinator(DataUpdateCoordinator[KnownFacesState]):
             (f"{p}/camera/+/state", self._on_camera_state, "utf-8"),
             (f"{p}/camera/+/face", self._on_camera_face, None),
             (f"{p}/event/person_detected", self._on_person_detected, "utf-8"),
+            (f"{p}/visitors", self._on_visitors, "utf-8"),
         ]
         unsubscribes = [
             await mqtt.async_subscribe(self.hass, topic, handler, qos=1, encoding=encoding)
@@ -416,3 +420,16 @@ class KnownFacesCoordinator(DataUpdateCoordinator[KnownFacesState]):
         async_dispatcher_send(
             self.hass, signal_person_detected(self.config_entry.entry_id), payload
         )
+
+    @callback
+    def _on_visitors(self, msg: mqtt.ReceiveMessage) -> None:
+        """The retained summary of visitors awaiting review."""
+        payload = _as_json(msg.payload)
+        pending = payload.get("pending") if payload else None
+        newest = payload.get("newest") if payload else None
+        if not isinstance(pending, int) or not isinstance(newest, list):
+            _LOGGER.warning("Ignoring malformed visitors message on %s", msg.topic)
+            return
+        listed = [v for v in newest if isinstance(v, dict) and isinstance(v.get("visitor"), str)]
+        self.data.visitors = Visitors(pending, listed)
+        self._async_notify(SUBJECT_VISITORS, VISITORS_SUMMARY)

@@ -1,4 +1,5 @@
-"""Event entity per camera: fires `known` or `unknown` for every face the service reports."""
+"""Event entity per camera: fires `known`, `unknown` or `ignored` (a face matching a visitor
+the user ignores) for every face the service reports."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import EVENT_KNOWN, EVENT_UNKNOWN
+from .const import EVENT_IGNORED, EVENT_KNOWN, EVENT_UNKNOWN
 from .coordinator import KnownFacesCoordinator, signal_person_detected
 from .data import KnownFacesConfigEntry
 from .entity import KnownFacesEntity, async_track_subjects, camera_device_info
@@ -17,7 +18,15 @@ from .entity import KnownFacesEntity, async_track_subjects, camera_device_info
 PARALLEL_UPDATES = 0
 
 # The payload fields an automation most likely needs; the whole payload is on the bus event.
-EVENT_ATTRIBUTES = ("person", "name", "similarity", "event_id", "frigate_event_id")
+EVENT_ATTRIBUTES = (
+    "person",
+    "name",
+    "similarity",
+    "event_id",
+    "frigate_event_id",
+    "visitor",
+    "visitor_sightings",
+)
 
 
 async def async_setup_entry(
@@ -45,7 +54,7 @@ class KnownFacesFaceEvent(KnownFacesEntity, EventEntity):
         super().__init__(
             coordinator, camera_device_info(coordinator, camera), f"camera:{camera}:face"
         )
-        self._attr_event_types = [EVENT_KNOWN, EVENT_UNKNOWN]
+        self._attr_event_types = [EVENT_KNOWN, EVENT_UNKNOWN, EVENT_IGNORED]
         self._camera = camera
 
     async def async_added_to_hass(self) -> None:
@@ -64,8 +73,9 @@ class KnownFacesFaceEvent(KnownFacesEntity, EventEntity):
         """Fire for this camera's faces only."""
         if payload.get("camera") != self._camera:
             return
-        self._trigger_event(
-            EVENT_KNOWN if payload.get("known") else EVENT_UNKNOWN,
-            {key: payload.get(key) for key in EVENT_ATTRIBUTES},
-        )
+        if payload.get("status") == EVENT_IGNORED:
+            event_type = EVENT_IGNORED
+        else:
+            event_type = EVENT_KNOWN if payload.get("known") else EVENT_UNKNOWN
+        self._trigger_event(event_type, {key: payload.get(key) for key in EVENT_ATTRIBUTES})
         self.async_write_ha_state()

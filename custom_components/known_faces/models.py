@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 @dataclass
@@ -46,6 +47,14 @@ class CameraState:
 
 
 @dataclass
+class Visitors:
+    """The retained visitors summary: how many await review and the newest few (DESIGN §9)."""
+
+    pending: int | None = None
+    newest: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
 class KnownFacesState:
     """Everything the entities show; replaced piecemeal as messages arrive."""
 
@@ -54,3 +63,4 @@ class KnownFacesState:
     people: dict[str, Person] = field(default_factory=dict)
     sightings: dict[str, Sighting] = field(default_factory=dict)
     cameras: dict[str, CameraState] = field(default_factory=dict)
+    visitors: Visitors = field(default_factory=Visitors)

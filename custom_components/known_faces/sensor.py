@@ -1,4 +1,5 @@
-"""Sensors: last seen camera and time per person; last person and face count per camera.
+"""Sensors: last seen camera and time per person; last person and face count per camera; the
+visitors awaiting review on the service's device.
 
 The similarities behind them are diagnostic sensors, disabled by default: they help tune the
 service's threshold, not automations.
@@ -15,6 +16,7 @@ from typing import Any
 from homeassistant.components.sensor import (
     RestoreSensor,
     SensorDeviceClass,
+    SensorEntity,
     SensorEntityDescription,
     SensorStateClass,
 )
@@ -24,13 +26,21 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .coordinator import SUBJECT_CAMERA, SUBJECT_PERSON, KnownFacesCoordinator, subject
+from .coordinator import (
+    SUBJECT_CAMERA,
+    SUBJECT_PERSON,
+    SUBJECT_VISITORS,
+    VISITORS_SUMMARY,
+    KnownFacesCoordinator,
+    subject,
+)
 from .data import KnownFacesConfigEntry
 from .entity import (
     KnownFacesEntity,
     async_track_subjects,
     camera_device_info,
     person_device_info,
+    service_device_info,
 )
 from .models import KnownFacesState
 
@@ -170,6 +180,7 @@ async def async_setup_entry(
         )
 
     async_track_subjects(hass, entry, add_people=add_people, add_camera=add_camera)
+    async_add_entities([KnownFacesVisitorsSensor(coordinator)])
 
 
 class KnownFacesSensor(KnownFacesEntity, RestoreSensor):
@@ -209,3 +220,29 @@ class KnownFacesSensor(KnownFacesEntity, RestoreSensor):
         """The service's latest value, else the restored one."""
         value = self.entity_description.value_fn(self.coordinator.data, self._subject_name)
         return self._restored if value is None else value
+
+
+class KnownFacesVisitorsSensor(KnownFacesEntity, SensorEntity):
+    """How many visitors (unknown faces grouped) await review; the newest ids as attribute."""
+
+    _attr_translation_key = "visitors_pending"
+    _attr_state_class = SensorStateClass.MEASUREMENT
+
+    def __init__(self, coordinator: KnownFacesCoordinator) -> None:
+        """On the service's device, woken by the visitors summary."""
+        super().__init__(
+            coordinator,
+            service_device_info(coordinator),
+            "visitors:pending",
+            subject(SUBJECT_VISITORS, VISITORS_SUMMARY),
+        )
+
+    @property
+    def native_value(self) -> int | None:
+        """Visitors neither assigned nor ignored (unknown until the service reports)."""
+        return self.coordinator.data.visitors.pending
+
+    @property
+    def extra_state_attributes(self) -> dict[str, list[str]]:
+        """The newest visitors' ids, newest first (for automations and cards)."""
+        return {"newest": [str(v["visitor"]) for v in self.coordinator.data.visitors.newest]}

@@ -1,4 +1,5 @@
-"""Services `enroll`, `forget`, `rename` and `recognize`, over the service's HTTP API.
+"""Services `enroll`, `forget`, `rename`, `recognize` and, for visitors (unknown faces grouped),
+`assign_visitor`, `ignore_visitor` and `forget_visitor`, over the service's HTTP API.
 
 Registered once in `async_setup`; each call names its config entry. A user's mistake (no face in
 the image, unknown person, path outside the allowlist, ...) raises `ServiceValidationError` with a
@@ -35,6 +36,9 @@ SERVICE_ENROLL = "enroll"
 SERVICE_FORGET = "forget"
 SERVICE_RENAME = "rename"
 SERVICE_RECOGNIZE = "recognize"
+SERVICE_ASSIGN_VISITOR = "assign_visitor"
+SERVICE_IGNORE_VISITOR = "ignore_visitor"
+SERVICE_FORGET_VISITOR = "forget_visitor"
 
 ATTR_CONFIG_ENTRY = "config_entry"
 ATTR_NAME = "name"
@@ -43,6 +47,8 @@ ATTR_FILE_PATH = "file_path"
 ATTR_CAMERA = "camera"
 ATTR_URL = "url"
 ATTR_PUBLISH = "publish"
+ATTR_VISITOR = "visitor"
+ATTR_IGNORED = "ignored"
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 _DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=30)
@@ -63,6 +69,7 @@ USER_ERROR_KEYS: dict[str, str] = {
     "unknown_person": "person_gone",
     "duplicate_name": "duplicate_name",
     "invalid_name": "invalid_name",
+    "unknown_visitor": "unknown_visitor",
 }
 
 # Optional: with a single Known Faces service, YAML automations need not name its entry id.
@@ -82,6 +89,22 @@ RENAME_SCHEMA = vol.Schema(
 RECOGNIZE_SCHEMA = vol.Schema(
     {**_ENTRY, **_IMAGE_SOURCE, vol.Optional(ATTR_PUBLISH, default=False): cv.boolean}
 )
+# The service's visitor ids (`v_0042`); anything else never reaches a URL path.
+_VISITOR: dict[vol.Marker, Any] = {
+    vol.Required(ATTR_VISITOR): vol.All(cv.string, vol.Strip, cv.matches_regex(r"^v_[0-9]{4,19}$"))
+}
+ASSIGN_VISITOR_SCHEMA = vol.Schema(
+    {
+        **_ENTRY,
+        **_VISITOR,
+        vol.Optional(ATTR_NAME): cv.string,
+        vol.Optional(ATTR_PERSON): cv.string,
+    }
+)
+IGNORE_VISITOR_SCHEMA = vol.Schema(
+    {**_ENTRY, **_VISITOR, vol.Optional(ATTR_IGNORED, default=True): cv.boolean}
+)
+FORGET_VISITOR_SCHEMA = vol.Schema({**_ENTRY, **_VISITOR})
 
 
 @callback
@@ -142,6 +165,64 @@ def async_setup_services(hass: HomeAssistant) -> None:
     hass.services.async_register(DOMAIN, SERVICE_RENAME, rename, RENAME_SCHEMA)
     hass.services.async_register(
         DOMAIN, SERVICE_RECOGNIZE, recognize, RECOGNIZE_SCHEMA, SupportsResponse.ONLY
+    )
+    _async_setup_visitor_services(hass)
+
+
+@callback
+def _async_setup_visitor_services(hass: HomeAssistant) -> None:
+    """Register the visitor services (DESIGN §9)."""
+
+    async def assign_visitor(call: ServiceCall) -> ServiceResponse:
+        entry = _loaded_entry(hass, call)
+        client = entry.runtime_data.client
+        name: str | None = call.data.get(ATTR_NAME)
+        person: str | None = call.data.get(ATTR_PERSON)
+        visitor = call.data[ATTR_VISITOR]
+        async with translate_errors(hass, entry):
+            if person is not None and name is None:
+                slug = _resolve_person(await client.people(), person)
+                result = await client.assign_visitor(visitor, person=slug)
+            elif name is not None and person is None:
+                # A name that is taken is refused by the service (duplicate_name, naming the
+                # slug): two people are never merged by accident.
+                result = await client.assign_visitor(visitor, name=name.strip())
+            else:
+                raise ServiceValidationError(
+                    translation_domain=DOMAIN, translation_key="name_or_person"
+                )
+        return {
+            "person": result["person"]["person"],
+            "name": result["person"]["name"],
+            "created": bool(result.get("created")),
+            "faces": result.get("faces", []),
+            "refused": result.get("refused", []),
+        }
+
+    async def ignore_visitor(call: ServiceCall) -> None:
+        entry = _loaded_entry(hass, call)
+        async with translate_errors(hass, entry):
+            await entry.runtime_data.client.ignore_visitor(
+                call.data[ATTR_VISITOR], call.data[ATTR_IGNORED]
+            )
+
+    async def forget_visitor(call: ServiceCall) -> None:
+        entry = _loaded_entry(hass, call)
+        async with translate_errors(hass, entry):
+            await entry.runtime_data.client.forget_visitor(call.data[ATTR_VISITOR])
+
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_ASSIGN_VISITOR,
+        assign_visitor,
+        ASSIGN_VISITOR_SCHEMA,
+        SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_IGNORE_VISITOR, ignore_visitor, IGNORE_VISITOR_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_FORGET_VISITOR, forget_visitor, FORGET_VISITOR_SCHEMA
     )
 
 

@@ -24,6 +24,7 @@ from known_faces.pipeline.results import FaceStatus
 from known_faces.recognizer import Recognizer
 from known_faces.store import migrations
 from known_faces.store.gallery import Gallery
+from known_faces.store.visitors import Visitors
 from tests.service.helpers import ServiceRunner, free_port
 
 MODEL = EMBEDDER.id
@@ -363,7 +364,7 @@ def test_version_moves_for_gallery_changes_only(gallery: Gallery, tmp_path: Path
     gallery.create_person("Alice")
     assert gallery.version == start + 1
     gallery.record_event({"event_id": "e", "camera": "door", "time": "t"})
-    gallery.add_unknown_sighting(b"crop", np.ones(4, np.float32) / 2, "m", "door", "t")
+    Visitors(gallery, "m", 4, 0.5).observe(np.ones(4, np.float32) / 2, b"crop", {}, "door", "t")
     with pytest.raises(DuplicateName):
         gallery.create_person("ALICE")
     assert gallery.version == start + 1

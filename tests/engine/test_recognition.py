@@ -18,7 +18,8 @@ from tests.photos import manifest
 EVENT_FIELDS = {
     "event_id", "snapshot_id", "camera", "time", "known", "person", "name", "similarity",
     "threshold", "margin", "second", "best_guess", "box", "face_px", "detection_score",
-    "face_count", "source", "model", "latency_ms",
+    "face_count", "source", "model", "latency_ms", "status", "visitor", "visitor_sightings",
+    "visitor_sightings_24h",
 }
 
 
@@ -127,14 +128,15 @@ def test_event_fields_follow_the_contract(
     recognizer: Recognizer, enrolled: dict[str, str], faces_manifest: dict[str, Any],
     photo: Callable[[str], bytes],
 ) -> None:
-    """Events carry exactly the DESIGN §5 fields (plus ``status``), JSON-safe."""
+    """Events carry exactly the DESIGN §5 fields (with §9's ``status`` and visitor fields),
+    JSON-safe."""
     group = faces_manifest["groups"]["obama_and_biden.jpg"]
     result = recognizer.recognize(photo(group["file"]), camera="door", source="mqtt")
     events = payloads.person_detected_events(result)
     assert len(events) == sum(f.passed_gates for f in result.faces) >= 2
     answered = payloads.recognize_answer(result)["faces"]
     assert len(answered) == result.face_count
-    assert all(set(face) == EVENT_FIELDS | {"status"} for face in answered)
+    assert all(set(face) == EVENT_FIELDS for face in answered)
     for event in events:
         assert set(event) == EVENT_FIELDS
         assert event["camera"] == "door"

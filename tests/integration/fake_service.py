@@ -41,6 +41,8 @@ class FakeService:
         self.topic_prefix = TOPIC_PREFIX
         # Served by `/large.jpg` in small pieces with pauses, as a slow network hands them over.
         self.large_image = b""
+        # Visitors by id (`v_0001`), each `{"visitor", "status"}`.
+        self.visitors: dict[str, dict[str, Any]] = {}
 
     async def start(self) -> str:
         """Serve on a free port of 127.0.0.1; returns the base URL."""
@@ -52,6 +54,11 @@ class FakeService:
         app.router.add_delete("/api/v1/people/{slug}", self._delete)
         app.router.add_post("/api/v1/people/{slug}/faces", self._add_face)
         app.router.add_post("/api/v1/recognize", self._recognize)
+        app.router.add_get("/api/v1/visitors/{visitor}/crop", self._visitor_crop)
+        app.router.add_post("/api/v1/visitors/{visitor}/assign", self._assign_visitor)
+        app.router.add_post("/api/v1/visitors/{visitor}/ignore", self._ignore_visitor)
+        app.router.add_delete("/api/v1/visitors/{visitor}/ignore", self._ignore_visitor)
+        app.router.add_delete("/api/v1/visitors/{visitor}", self._forget_visitor)
         app.router.add_get("/image.jpg", self._image)
         app.router.add_get("/large.jpg", self._large_image)
         self.runner = web.AppRunner(app)
@@ -196,3 +203,64 @@ class FakeService:
             await asyncio.sleep(0.005)
         await response.write_eof()
         return response
+
+    def add_visitor(self, visitor: str) -> None:
+        """A visitor awaiting review, as a stranger's sightings make one."""
+        self.visitors[visitor] = {"visitor": visitor, "status": "pending"}
+
+    def _visitor(self, request: web.Request) -> dict[str, Any] | None:
+        return self.visitors.get(request.match_info["visitor"])
+
+    async def _visitor_crop(self, request: web.Request) -> web.Response:
+        visitor = self._visitor(request)
+        if visitor is None:
+            return _error(404, "unknown_visitor", "no such visitor")
+        return web.Response(body=IMAGE + visitor["visitor"].encode(), content_type="image/jpeg")
+
+    async def _assign_visitor(self, request: web.Request) -> web.Response:
+        """To `{"person": slug}` or a new `{"name": ...}`; a taken name asks for the slug."""
+        visitor = self._visitor(request)
+        if visitor is None:
+            return _error(404, "unknown_visitor", "no such visitor")
+        body = await request.json()
+        if "name" in body:
+            taken = next(
+                (
+                    p
+                    for p in self.people.values()
+                    if p["name"].casefold() == body["name"].casefold()
+                ),
+                None,
+            )
+            if taken is not None:
+                return _error(
+                    409, "duplicate_name", f"assign it to the person '{taken['person']}' instead"
+                )
+            person, created = self.add_person(body["name"]), True
+        else:
+            person, created = self.people.get(body["person"]), False
+            if person is None:
+                return _error(404, "unknown_person")
+        face = self._store_face(person, IMAGE, f"visitor {visitor['visitor']}")
+        del self.visitors[visitor["visitor"]]
+        return web.json_response(
+            {
+                "person": person,
+                "created": created,
+                "faces": [face["id"]],
+                "refused": [],
+                "sightings_moved": 1,
+            }
+        )
+
+    async def _ignore_visitor(self, request: web.Request) -> web.Response:
+        visitor = self._visitor(request)
+        if visitor is None:
+            return _error(404, "unknown_visitor", "no such visitor")
+        visitor["status"] = "ignored" if request.method == "POST" else "pending"
+        return web.json_response(visitor)
+
+    async def _forget_visitor(self, request: web.Request) -> web.Response:
+        if self.visitors.pop(request.match_info["visitor"], None) is None:
+            return _error(404, "unknown_visitor", "no such visitor")
+        return web.Response(status=204)

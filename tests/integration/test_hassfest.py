@@ -181,7 +181,7 @@ def test_entity_translations() -> None:
         for key in keys:
             assert STRINGS["entity"][platform][key]["name"], (platform, key)
     attributes = STRINGS["entity"]["event"]["face"]["state_attributes"]
-    assert set(attributes["event_type"]["state"]) == {"known", "unknown"}
+    assert set(attributes["event_type"]["state"]) == {"known", "unknown", "ignored"}
     assert set(attributes) == {"event_type", *EVENT_ATTRIBUTES}
 
 

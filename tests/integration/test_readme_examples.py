@@ -1,4 +1,4 @@
-"""The README's three automation examples, run as written against the integration."""
+"""The README's automation examples, run as written against the integration."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ async def configured(
 
     blocks = _readme_blocks()
     automations = [item for block in blocks for item in block.get("automation", [])]
-    assert len(automations) == 3
+    assert len(automations) == 4
     helpers = next(block for block in blocks if "script" in block)
     assert next(block for block in blocks if block.get("type") == "vertical-stack")
     assert await async_setup_component(hass, "automation", {"automation": automations})
@@ -128,3 +128,43 @@ async def test_frigate_clip_link_with_the_name(hass: HomeAssistant, configured: 
     assert notify[0].data["data"]["url"] == (
         "/api/frigate/notifications/1700000000.1-abc/clip.mp4")
     assert notify[0].data["data"]["tag"] == "1700000000.1-abc"
+
+
+async def test_notify_on_a_visitor_s_third_time_in_a_day(
+    hass: HomeAssistant, configured: None
+) -> None:
+    """The third sighting in 24 hours of one stranger notifies with the camera's face crop;
+    the second does not, nor does an ignored visitor's third."""
+    notify = async_mock_service(hass, "notify", "mobile_app_phone")
+    stranger = {
+        "camera": "garden",
+        "known": False,
+        "person": None,
+        "name": None,
+        "visitor": "v_0042",
+        "status": "unknown",
+    }
+    for event_id, count, status in (("e-1", 2, "unknown"), ("e-2", 3, "ignored")):
+        async_fire_mqtt_message(
+            hass,
+            "known_faces/event/person_detected",
+            detected(
+                **{
+                    **stranger,
+                    "event_id": event_id,
+                    "visitor_sightings_24h": count,
+                    "status": status,
+                }
+            ),
+        )
+        await hass.async_block_till_done()
+    assert notify == []
+    async_fire_mqtt_message(
+        hass,
+        "known_faces/event/person_detected",
+        detected(**stranger, event_id="e-3", visitor_sightings=7, visitor_sightings_24h=3),
+    )
+    await hass.async_block_till_done()
+    assert len(notify) == 1
+    assert notify[0].data["message"] == "Visitor v_0042 is at garden for the third time today"
+    assert notify[0].data["data"]["image"] == "/api/image_proxy/image.garden_last_face"

@@ -23,7 +23,8 @@ BIDEN_2 = "people/joe_biden/joe_biden_2.jpg"
 EVENT_FIELDS = {
     "event_id", "snapshot_id", "camera", "time", "known", "person", "name", "similarity",
     "threshold", "margin", "second", "best_guess", "box", "face_px", "detection_score",
-    "face_count", "source", "model", "latency_ms",
+    "face_count", "source", "model", "latency_ms", "status", "visitor", "visitor_sightings",
+    "visitor_sightings_24h",
 }
 
 Start = Callable[..., ServiceRunner]

@@ -23,6 +23,7 @@ class FaceStatus(StrEnum):
     UNKNOWN = "unknown"
     TOO_SMALL = "too_small"
     LOW_QUALITY = "low_quality"
+    IGNORED = "ignored"  # unknown, and matches a visitor the user chose to ignore (DESIGN §9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +84,26 @@ class DetectedFace:
 
 
 @dataclass(frozen=True, slots=True)
+class VisitorSighting:
+    """The visitor an unknown face was recorded under (DESIGN §9): its id, how often it has
+    been seen (this time included; ever, and in the last 24 hours), the face's score to it
+    (None when the face started it) and whether the user ignores it."""
+
+    visitor: str
+    sightings: int
+    score: float | None
+    ignored: bool
+    sightings_24h: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class FaceResult:
     """One face of a snapshot with its final status and, if it was matched, the verdict."""
 
     face: DetectedFace
     status: FaceStatus
     match: Match | None = None
+    visitor: VisitorSighting | None = None
 
     @property
     def passed_gates(self) -> bool:

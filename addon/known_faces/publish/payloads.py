@@ -18,6 +18,7 @@ from ..pipeline.vote import Evidence, Verdict
 
 if TYPE_CHECKING:
     from ..sources.streams import FrameBudget, StreamStatus
+    from ..store.visitors import Assigned, FaceSearch, Sighting, Visitor
 
 Payload = dict[str, Any]
 
@@ -65,7 +66,26 @@ def face_fields(result: SnapshotResult, face: FaceResult, event_id: str) -> Payl
         "source": result.source,
         "model": result.model,
         "latency_ms": round(result.latency_ms, 1),
+        **visitor_fields(face),
     }
+
+
+def visitor_fields(face: FaceResult) -> Payload:
+    """What an event says about strangers (DESIGN §9): ``status`` (``known``, ``unknown`` or
+    ``ignored``: a face matching a visitor the user ignores is never ``unknown``), the visitor
+    an unknown or ignored face was recorded under and how often that visitor has been seen,
+    ever and in the last 24 hours (null for known faces and when ``keep_unknown`` is off)."""
+    seen = face.visitor
+    return {"status": face.status.value,
+            "visitor": seen.visitor if seen else None,
+            "visitor_sightings": seen.sightings if seen else None,
+            "visitor_sightings_24h": seen.sightings_24h if seen else None}
+
+
+def visitors_summary(pending: int, newest: Iterable[dict[str, Any]]) -> Payload:
+    """Retained ``<prefix>/visitors``: how many visitors await review and the newest few
+    (``store.visitors.Visitor.as_dict``: id, first and last seen, sightings, cameras)."""
+    return {"pending": pending, "newest": list(newest)}
 
 
 def person_detected_events(result: SnapshotResult,
@@ -98,12 +118,14 @@ def camera_state(result: SnapshotResult, events: list[Payload],
     consumer can tell a new crop from the same one delivered again after a reconnect.
     """
     known = [e for e in events if e["known"]]
+    ignored = sum(e["status"] == "ignored" for e in events)
     return {
         "camera": result.camera,
         "time": result.time.isoformat(),
         "snapshot_id": result.snapshot_id,
         "face_count": result.face_count,
-        "unknown": len(events) - len(known),
+        "unknown": len(events) - len(known) - ignored,
+        "ignored": ignored,
         "people": [{k: e[k] for k in ("person", "name", "similarity")} for e in known],
         "face_time": face_time,
         # The Frigate event the snapshot was fetched for (DESIGN §10), else None.
@@ -254,3 +276,52 @@ def stream_state(status: StreamStatus, budget: FrameBudget) -> Payload:
             "budget_fps": budget.max_total, "budget_binding": budget.binding,
             "frames": status.frames, "reconnects": status.reconnects,
             "last_frame_time": status.last_frame, "error": status.error}
+
+
+def visitor_crop_url(base: str, visitor: str, sighting: int | None = None) -> str:
+    """Where a visitor's best crop (or one sighting's) is served."""
+    return f"{base}/visitors/{visitor}/crop" + ("" if sighting is None else
+                                                f"?sighting={sighting}")
+
+
+def sighting(value: Sighting, base: str, score: float | None = None) -> Payload:
+    """A kept sighting with its crop URL (null once it is a person's history: the person's
+    enrolled faces are served instead); ``score`` replaces the recorded one in a search."""
+    shown = value.as_dict()
+    if score is not None:
+        shown["score"] = round(score, 4)
+    shown["crop_url"] = (visitor_crop_url(base, value.visitor, value.id)
+                         if value.visitor is not None else None)
+    return shown
+
+
+def visitor(value: Visitor, base: str, score: float | None = None) -> Payload:
+    """A visitor with its best crop's URL (and its score, in a search)."""
+    shown = {**value.as_dict(), "crop_url": visitor_crop_url(base, value.label)}
+    if score is not None:
+        shown["score"] = round(score, 4)
+    return shown
+
+
+def visitor_detail(value: Visitor, sightings: Iterable[Sighting], base: str) -> Payload:
+    """``GET /visitors/{id}``: the visitor (``sightings`` counts them all) and the sightings
+    it keeps, newest first."""
+    return {**visitor(value, base), "kept_sightings": [sighting(s, base) for s in sightings]}
+
+
+def assigned(value: Assigned, person: Payload) -> Payload:
+    """``POST /visitors/{id}/assign``: who it became, what was enrolled and what refused."""
+    return {"person": person, "created": value.created, "faces": list(value.faces),
+            "refused": [r.as_dict() for r in value.refused], "sightings_moved": value.moved}
+
+
+def search_answer(faces: Iterable[FaceSearch], base: str) -> Payload:
+    """``POST /search``: per gated face, the people, visitors and past sightings (newest
+    first) scoring at least the threshold."""
+    return {"faces": [{
+        "box": list(found.face.box),
+        "face_px": found.face.quality.face_px,
+        "people": [candidate(c) for c in found.people],
+        "visitors": [visitor(v, base, score) for v, score in found.hits.visitors],
+        "sightings": [sighting(s, base, score) for s, score in found.hits.sightings],
+    } for found in faces]}

@@ -67,3 +67,8 @@ class Topics:
     def camera_stream(self, camera: str) -> str:
         """Retained state of a camera's stream: online or offline, rates, last frame."""
         return f"{self.prefix}/camera/{camera}/stream"
+
+    @property
+    def visitors(self) -> str:
+        """Retained summary of the visitors awaiting review (DESIGN §9)."""
+        return f"{self.prefix}/visitors"

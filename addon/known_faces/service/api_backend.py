@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from ..store.gallery import Face, Gallery, Person
+from ..store.visitors import Visitors
 from .metrics import Metrics
 
 T = TypeVar("T")
@@ -57,3 +58,12 @@ class ApiBackend(Protocol):
     def stream_frame(self, camera: str, *, annotated: bool) -> bytes | None:
         """A stream camera's newest frame as JPEG, with its tracks drawn if ``annotated``;
         None before its first frame."""
+    async def visitor_call(self, call: Callable[[Visitors], T], *, changes: bool = False) -> T:
+        """Run a visitor store call off the event loop; ``changes`` republishes the summary."""
+
+    async def assign_visitor(self, visitor: str, *, person: str | None,
+                             name: str | None) -> dict[str, Any]:
+        """Assign a visitor to a person (the ``assign`` answer)."""
+
+    async def search(self, image: bytes, threshold: float | None) -> dict[str, Any]:
+        """Search by face (the ``/search`` answer); None means ``visitor_threshold``."""

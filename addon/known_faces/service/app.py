@@ -34,6 +34,7 @@ from ..sources.mqtt_snapshots import SnapshotTopics
 from ..sources.snapshot import Snapshot
 from ..store.archive import export_archive, import_archive
 from ..store.gallery import Face, Gallery, Person
+from ..store.visitors import Visitors
 from ..ui.pages import mount as mount_ui
 from .config import Settings
 from .frigate import FrigateFollower, build_follower
@@ -45,8 +46,10 @@ from .metrics import Metrics
 from .mqtt_link import BrokerSettings, LinkCallbacks, MqttLink
 from .recent import RecentEvents
 from .recognition import RecognitionLoop
+from .routes import API_BASE
 from .streams import StreamCameras
 from .supervisor import Supervisor, SupervisorError
+from .visitor_sync import VisitorSync
 
 LOG = logging.getLogger(__name__)
 
@@ -120,7 +123,9 @@ class Service:
         self.trusted_peers = trusted_peers
         self.gallery = Gallery.open(settings.data_dir)
         self.recognizer = Recognizer(engine, self.gallery,
-                                     MatchSettings(settings.match_threshold, settings.margin))
+                                     MatchSettings(settings.match_threshold, settings.margin),
+                                     keep_unknown=settings.keep_unknown,
+                                     visitor_threshold=settings.visitor_threshold)
         self.outbox = Outbox(self._send, lambda kind, reason: self.metrics.publish_dropped.inc(
             kind=kind.value, reason=reason), max_events=settings.publish_queue)
         self.publisher = ResultPublisher(self.topics, self.outbox)
@@ -143,6 +148,9 @@ class Service:
         self.frigate: FrigateFollower | None = None
         self.streams = StreamCameras(settings, self.recognition, self.recognizer, self.outbox,
                                      self.topics, self.metrics)
+        self.visitor_sync = VisitorSync(self.recognizer.visitors, self.outbox, self.topics,
+                                        retention_days=settings.visitor_retention_days)
+        self.recognition.on_visitors = self.visitor_sync.changed
         self._mqtt: MqttLink | None = None
         self.http_port = settings.http_port
         self.http_app: web.Application | None = None
@@ -219,6 +227,7 @@ class Service:
         LOG.info("HTTP API on %s:%s%s", self.settings.http_host, self.http_port, "/api/v1")
         tasks = self.recognition.tasks()
         tasks.append(asyncio.create_task(self.gallery_sync.watch()))
+        tasks.append(asyncio.create_task(self.visitor_sync.watch()))
         if self.supervisor is not None:
             tasks.append(asyncio.create_task(self._discover(self.supervisor)))
         self.streams.start(loop)
@@ -262,6 +271,7 @@ class Service:
     def _on_connected(self) -> None:
         """Retained messages may be gone with a restarted broker: publish them again."""
         self.gallery_sync.publish()
+        self.visitor_sync.publish()
         announce = payloads.announce(self.instance_id, advertised_url(self.settings),
                                      self.version, self.settings.topic_prefix)
         self.outbox.state(self.topics.announce, json.dumps(announce))
@@ -361,3 +371,34 @@ class Service:
         if camera not in self.streams.readers:
             raise UnknownCamera("no stream camera of this name")
         return self.streams.live_jpeg(camera) if annotated else self.streams.current_jpeg(camera)
+
+    # -- visitors (DESIGN §9) ----------------------------------------------------------------
+    async def visitor_call(self, call: Callable[[Visitors], T], *, changes: bool = False) -> T:
+        """Run a visitor store call in a thread; a change republishes the summary."""
+        result = await asyncio.to_thread(call, self.recognizer.visitors)
+        if changes:
+            self.visitor_sync.changed()
+        return result
+
+    async def assign_visitor(self, visitor: str, *, person: str | None,
+                             name: str | None) -> dict[str, Any]:
+        """Assign in one transaction, then reload the matcher so the person is named at once."""
+        def work() -> dict[str, Any]:
+            done = self.recognizer.visitors.assign(visitor, self.recognizer.enrollment_gate,
+                                                   person=person, name=name)
+            self.recognizer.refresh()
+            return payloads.assigned(done, self.gallery.person(done.person).as_dict())
+
+        try:
+            return await asyncio.to_thread(work)
+        finally:
+            self.gallery_sync.changed()
+            self.visitor_sync.changed()
+
+    async def search(self, image: bytes, threshold: float | None) -> dict[str, Any]:
+        """Search by face on a recognition thread (the engine's); records nothing."""
+        limit = self.settings.visitor_threshold if threshold is None else threshold
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(self.recognition.executor,
+                                           lambda: self.recognizer.search(image, limit))
+        return payloads.search_answer(found, API_BASE)

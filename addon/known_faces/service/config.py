@@ -24,6 +24,7 @@ from ..pipeline.match import MatchSettings
 from ..pipeline.quality import QualityGates
 from ..publish.outbox import MAX_EVENTS
 from ..sources.cameras import CAMERA_RE
+from ..store.visitors import DEFAULT_THRESHOLD as VISITOR_THRESHOLD
 from .frigate_config import LIST_OPTIONS as FRIGATE_LIST_OPTIONS
 from .frigate_config import FrigateSettings, frigate_options
 
@@ -101,6 +102,11 @@ OPTIONS_SCHEMA = vol.Schema(
         # Frames per second of all camera streams together; each frame is one recognition.
         vol.Optional("stream_max_fps", default=8.0): vol.All(
             vol.Coerce(float), vol.Range(min=0.5, max=120)),
+        # Strangers (DESIGN §9): kept as visitors at all, grouped from which score, for how long.
+        vol.Optional("keep_unknown", default=True): vol.Boolean(),
+        vol.Optional("visitor_threshold", default=VISITOR_THRESHOLD): _unit_float(),
+        vol.Optional("visitor_retention_days", default=30): vol.All(
+            vol.Coerce(int), vol.Range(min=1, max=3650)),
     }
 )
 
@@ -171,6 +177,9 @@ class Settings:
     publish_queue: int
     advertise_url: str | None
     frigate: FrigateSettings
+    keep_unknown: bool
+    visitor_threshold: float
+    visitor_retention_days: int
     stream_max_fps: float = 8.0
 
     @classmethod
@@ -216,6 +225,9 @@ class Settings:
             advertise_url=data.get("advertise_url"),
             frigate=FrigateSettings.from_options(data),
             stream_max_fps=data["stream_max_fps"],
+            keep_unknown=data["keep_unknown"],
+            visitor_threshold=data["visitor_threshold"],
+            visitor_retention_days=data["visitor_retention_days"],
         )
 
 

@@ -35,6 +35,7 @@ from ..errors import (
     UnknownCamera,
     UnknownFace,
     UnknownPerson,
+    UnknownVisitor,
 )
 from ..pipeline.decode import MAX_IMAGE_BYTES
 from ..sources.cameras import valid_camera
@@ -66,6 +67,7 @@ _STATUS_OF: dict[type[KnownFacesError], int] = {
     UnknownPerson: 404,
     UnknownFace: 404,
     UnknownCamera: 404,
+    UnknownVisitor: 404,
     DuplicateName: 409,
     ImageTooLarge: 413,
     EnrollmentRejected: 422,
@@ -477,7 +479,10 @@ def build_app(service: ApiBackend, *, stall_timeout: float = STALL_TIMEOUT) -> w
     body that stops arriving for that long is answered 408, and the rest of a refused body is
     drained for at most that long before the connection closes.
     """
+    from .visitor_api import VisitorApi  # its handlers use this module's helpers
+
     api = Api(service)
+    handlers = (api, VisitorApi(service))
     app = web.Application(
         middlewares=[api.guard],
         client_max_size=MAX_IMAGE_BYTES + CHUNK,
@@ -492,5 +497,6 @@ def build_app(service: ApiBackend, *, stall_timeout: float = STALL_TIMEOUT) -> w
 
     app.on_shutdown.append(end_live_views)
     for route in ROUTES:
-        app.router.add_route(route.method, API_BASE + route.path, getattr(api, route.handler))
+        handler = next(getattr(h, route.handler) for h in handlers if hasattr(h, route.handler))
+        app.router.add_route(route.method, API_BASE + route.path, handler)
     return app

@@ -30,9 +30,9 @@ _STATUS_TEXT = {
     204: "Done, no content",
     400: "Bad input (error code in the body)",
     401: "Missing or wrong bearer token",
-    404: "No such person or face",
+    404: "No such person, face or visitor",
     408: "The body stopped arriving",
-    409: "Name already taken",
+    409: "Name already taken (assign: use the person's slug)",
     413: "Body too large",
     422: "Enrollment photo rejected (no_face, several_faces, too_small, blurred, low_quality)",
     503: "Busy: retry after the Retry-After seconds",
@@ -71,6 +71,11 @@ _EVENT = _object(
      "detection_score": {"type": "number", "minimum": 0, "maximum": 1},
      "face_count": {"type": "integer", "minimum": 0}, "source": _TEXT, "model": _TEXT,
      "latency_ms": {"type": "number", "minimum": 0}},
+    # Strangers (DESIGN §9; publish.payloads.visitor_fields): null for known faces.
+    {"status": {"type": "string", "enum": [status.value for status in FaceStatus]},
+     "visitor": {"type": "string", "pattern": r"^v_[0-9]{4,19}$", "nullable": True},
+     "visitor_sightings": {"type": "integer", "minimum": 1, "nullable": True},
+     "visitor_sightings_24h": {"type": "integer", "minimum": 1, "nullable": True}},
 )
 # /recognize reports every face, gated or not, with why it was or was not named.
 _FACE_RESULT = {"allOf": [_EVENT, _object(
@@ -107,8 +112,51 @@ _SCHEMAS: dict[str, Any] = {
                          "faces": {"type": "integer", "minimum": 0}}),
 }
 
+# Visitors and search (DESIGN §9).
+_COUNT = {"type": "integer", "minimum": 0}
+_VISITOR = _object({"visitor": _TEXT, "status": {"type": "string", "enum": ["pending", "ignored"]},
+                    "first_seen": _TIME, "last_seen": _TIME, "sightings": _COUNT,
+                    "cameras": {"type": "array", "items": _TEXT}, "crop_url": _TEXT},
+                   {"score": _NUMBER})
+_SIGHTING = _object({"id": {"type": "integer", "minimum": 1}, "time": _TIME, "camera": _TEXT,
+                     "seen_as": _TEXT},
+                    {"visitor": _NULLABLE_TEXT, "person": _NULLABLE_TEXT,
+                     "score": _NULLABLE_NUMBER, "crop_url": _NULLABLE_TEXT,
+                     "quality": {"type": "object", "additionalProperties": _NUMBER}})
+_SCHEMAS.update({
+    "Visitor": _VISITOR,
+    "Visitors": _object({"visitors": {"type": "array", "items": _ref("Visitor")}}),
+    "VisitorWithSightings": {"allOf": [_ref("Visitor"), _object(
+        {"kept_sightings": {"type": "array", "items": _SIGHTING}})]},
+    "Assigned": _object({"person": _ref("Person"), "created": {"type": "boolean"},
+                         "faces": {"type": "array", "items": {"type": "integer"}},
+                         "refused": {"type": "array", "items": _object(
+                             {"sighting": _INT, "error": _TEXT, "message": _TEXT})},
+                         "sightings_moved": _COUNT}),
+    "Search": _object({"faces": {"type": "array", "items": _object(
+        {"box": {"type": "array", "items": _INT, "minItems": 4, "maxItems": 4},
+         "face_px": _INT, "people": {"type": "array", "items": _CANDIDATE},
+         "visitors": {"type": "array", "items": _ref("Visitor")},
+         "sightings": {"type": "array", "items": _SIGHTING}})}}),
+})
+_VISITOR_ID = {"type": "string", "pattern": PATH_PARAMS["visitor"].pattern}
+_JSON_BODIES = (Body.ASSIGN, Body.MERGE)
+
+
+def _json_body(body: Body) -> dict[str, Any]:
+    """The schema of a JSON body other than ``{"name"}``."""
+    if body is Body.ASSIGN:
+        slug = {**_schema(PATH_PARAMS["slug"]), "description": "An enrolled person's slug."}
+        name = {**_schema(NAME), "description": "A new person's display name."}
+        return {"oneOf": [_object({"person": slug}), _object({"name": name})]}
+    return _object({"into": {**_VISITOR_ID, "description": "The visitor to merge into."}})
+
 
 def _request_body(body: Body) -> dict[str, Any]:
+    if body in _JSON_BODIES:
+        return {"required": True, "description": f"JSON of at most {MAX_JSON_BYTES} bytes.",
+                "content": {"application/json": {"schema": _json_body(body)}}}
+
     def binary(limit: int) -> dict[str, Any]:
         return {"type": "string", "format": "binary", "maxLength": limit}
 

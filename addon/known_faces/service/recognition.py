@@ -32,6 +32,19 @@ from .metrics import CameraLabels, Metrics
 LOG = logging.getLogger(__name__)
 
 
+#: ``Snapshot.extra`` fields that name one visit of one stranger: its frames count as one
+#: sighting of the visitor (DESIGN §9).
+VISIT_KEYS = ("frigate_event_id", "track_id")
+
+
+def visit_of(snapshot: Snapshot) -> str | None:
+    """The source's key of the visit a snapshot belongs to, if it has one."""
+    for key in VISIT_KEYS:
+        if snapshot.extra.get(key) is not None:
+            return f"{key}:{snapshot.extra[key]}"
+    return None
+
+
 @dataclass(slots=True)
 class Outcome:
     """What a worker thread hands back: the result and what to publish of it."""
@@ -61,6 +74,8 @@ class RecognitionLoop:
                                       None]] = []
         # Stream cameras' trackers (service/streams.py): their frames make one event per track.
         self.trackers: dict[str, TrackedCamera] = {}
+        #: Called on the loop after a recognition recorded a visitor's sighting (§9).
+        self.on_visitors: Callable[[], None] = lambda: None
 
     def tasks(self) -> list[asyncio.Task[None]]:
         """One dispatch task per worker thread."""
@@ -128,6 +143,9 @@ class RecognitionLoop:
             LOG.exception("snapshot from %s (%s) failed", snapshot.camera, snapshot.source)
             raise
         self._account(outcome.result, snapshot)
+        if (any(face.visitor is not None for face in outcome.result.faces)
+                or any(event.get("visitor") for event in outcome.events)):  # a stream's track
+            self.on_visitors()
         if snapshot.publish:
             self.metrics.events.inc(len(outcome.events))
             self.publisher.publish(outcome.result, outcome.events, outcome.face_jpeg)
@@ -142,7 +160,7 @@ class RecognitionLoop:
         result = self.recognizer.recognize(
             snapshot.payload, camera=snapshot.camera, source=snapshot.source,
             match=self._camera_match.get(snapshot.camera), received=snapshot.received,
-            keep_unknown=False if tracked is not None else None)
+            visit=visit_of(snapshot), keep_unknown=False if tracked is not None else None)
         if not snapshot.publish:
             return Outcome(result, [], None)
         events = (tracked.add(result, snapshot.received) if tracked is not None

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from ..sources.cameras import CAMERA_RE
 from ..store.names import MAX_NAME_LENGTH, SLUG_PATTERN, name_pattern
+from ..store.visitors import VISITOR_PATTERN
 
 API_BASE = "/api/v1"
 
@@ -27,6 +28,8 @@ class Body(StrEnum):
     IMAGE = "image"
     NAME = "name"
     ARCHIVE = "archive"
+    ASSIGN = "assign"
+    MERGE = "merge"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,4 +144,43 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/cameras/{camera}/live.mjpg", "live_view",
           "A stream camera's live view with faces, names and scores drawn (MJPEG).",
           (200, 401, 404), produces=f"multipart/x-mixed-replace; boundary={LIVE_BOUNDARY}"),
+)
+
+# Visitors and search (DESIGN §9).
+PATH_PARAMS["visitor"] = Param("visitor", "string", "The visitor's id (v_0001, …).",
+                               pattern=VISITOR_PATTERN, example="v_0001")
+_VISITOR_ERRORS = (401, 404)
+_THRESHOLD = Param("threshold", "number",
+                   "Lowest score listed (0–1; default: the service's visitor_threshold).",
+                   minimum=0, maximum=1)
+ROUTES += (
+    Route("GET", "/visitors", "list_visitors", "Visitors (unknown faces grouped), last seen "
+          "first.", (200, 400, 401), answer="Visitors",
+          query=(Param("status", "string", "Only those awaiting review, or only ignored ones.",
+                       enum=("pending", "ignored")),)),
+    Route("GET", "/visitors/{visitor}", "get_visitor", "One visitor with its kept sightings.",
+          (200, *_VISITOR_ERRORS), answer="VisitorWithSightings"),
+    Route("GET", "/visitors/{visitor}/crop", "visitor_crop",
+          "A visitor's best face crop, or one sighting's.", (200, 400, *_VISITOR_ERRORS),
+          produces="image/jpeg",
+          query=(Param("sighting", "integer", "The sighting's id.", minimum=1,
+                       maximum=INT64_MAX),)),
+    Route("POST", "/visitors/{visitor}/assign", "assign_visitor",
+          "Make a visitor a person: its crops that pass the enrollment gates are enrolled, "
+          "its sightings become the person's history.",
+          (200, *_BODY_ERRORS, *_VISITOR_ERRORS, 409, 413, 422), body=Body.ASSIGN,
+          answer="Assigned"),
+    Route("POST", "/visitors/{visitor}/ignore", "ignore_visitor",
+          "Ignore a visitor: faces matching it are published as ignored, never unknown.",
+          (200, *_VISITOR_ERRORS), answer="Visitor"),
+    Route("DELETE", "/visitors/{visitor}/ignore", "unignore_visitor",
+          "Stop ignoring a visitor.", (200, *_VISITOR_ERRORS), answer="Visitor"),
+    Route("POST", "/visitors/{visitor}/merge", "merge_visitor",
+          "Merge a visitor into another one (its sightings and counts move).",
+          (200, *_BODY_ERRORS, *_VISITOR_ERRORS, 413), body=Body.MERGE, answer="Visitor"),
+    Route("DELETE", "/visitors/{visitor}", "forget_visitor",
+          "Forget a visitor, with its crops and vectors.", (204, *_VISITOR_ERRORS)),
+    Route("POST", "/search", "search", "Every face of an image: the people, visitors and "
+          "past sightings it matches.", (200, *_BODY_ERRORS, 401, 413, 503), body=Body.IMAGE,
+          answer="Search", query=(_THRESHOLD,)),
 )

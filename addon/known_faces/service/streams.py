@@ -32,7 +32,7 @@ from ..publish.topics import Topics
 from ..recognizer import Recognizer
 from ..sources.snapshot import Snapshot
 from ..sources.streams import FrameBudget, StreamReader, StreamStatus
-from ..tracking import TrackedCamera, frame_jpeg, keep_sighting, track_labels
+from ..tracking import TrackedCamera, frame_jpeg, join_visitor, track_labels
 from .config import Settings
 from .metrics import Metrics, Sampled
 from .recognition import RecognitionLoop
@@ -80,7 +80,7 @@ class StreamCameras:
         for name, options in streams.items():
             assert options.stream is not None
             self.tracked[name] = TrackedCamera(name, tracker_settings(self.budget.fps(name)),
-                                               keep_sighting(recognizer), keep_finished=False)
+                                               join_visitor(recognizer), keep_finished=False)
             recognition.trackers[name] = self.tracked[name]
             self.readers[name] = StreamReader(
                 name, options.stream, options.fps, self.budget.fps(name),

@@ -47,7 +47,6 @@ from .validate import CATALOGUE_DIMS, Unusable, check_crop, crop_digest, parse_v
 
 LOG = logging.getLogger(__name__)
 KEEP_EVENTS = 500
-KEEP_UNKNOWN_SIGHTINGS = 1000
 BUSY_TIMEOUT_S = 10.0
 #: Largest id SQLite stores; a bigger face id names no face (rather than overflowing).
 MAX_ROW_ID = 2**63 - 1
@@ -631,19 +630,10 @@ class Gallery:
         return Matcher(people, [np.vstack(g) for g in grouped])
 
     # -- unknown sightings and events -------------------------------------------------------
-    def add_unknown_sighting(self, crop_jpeg: bytes, vector: np.ndarray, model: str,
-                             camera: str, time: str) -> bool:
-        """Keep an unknown face for later clustering; only the newest ones are kept."""
-        return self._append_history(
-            "INSERT INTO unknown_sightings(crop, vector, model, camera, time) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (crop_jpeg, np.asarray(vector, dtype=np.float32).tobytes(), model, camera, time),
-            "unknown_sightings", KEEP_UNKNOWN_SIGHTINGS,
-        )
-
     def unknown_sighting_count(self) -> int:
-        """How many unknown faces are kept."""
-        return int(self._query("SELECT COUNT(*) FROM unknown_sightings")[0][0])
+        """How many unknown faces are kept (as visitors' sightings, ``store.visitors``)."""
+        return int(self._query(
+            "SELECT COUNT(*) FROM sightings WHERE visitor_id IS NOT NULL")[0][0])
 
     def record_event(self, event: dict[str, Any]) -> bool:
         """Keep a ``person_detected`` event for ``/events``; only the newest are kept."""

@@ -113,8 +113,55 @@ def _to_1(db: sqlite3.Connection) -> None:
             db.execute(statement)
 
 
+#: Version 2: unknown faces grouped into visitors (DESIGN §9). A sighting belongs to a visitor
+#: until the visitor is assigned, then to the person (its history moves with it); ``label`` is
+#: the visitor id it was seen under, kept after the move. Visitor ids are AUTOINCREMENT, so
+#: ``v_0042`` never names another stranger once forgotten; ``recent`` holds the times of a
+#: visitor's latest sightings (JSON), kept or not, for "how often in the last day";
+#: ``last_visit`` the source's key of its latest visit (a Frigate event, a stream track), so the
+#: frames of one visit count as one sighting. The
+#: ungrouped ``unknown_sightings`` of earlier releases were never shown anywhere and are dropped.
+_SCHEMA_2 = """
+CREATE TABLE visitors (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    seen INTEGER NOT NULL,
+    ignored INTEGER NOT NULL DEFAULT 0,
+    recent TEXT NOT NULL DEFAULT '[]',
+    last_visit TEXT
+);
+CREATE TABLE sightings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    visitor_id INTEGER REFERENCES visitors(id) ON DELETE CASCADE,
+    person_id INTEGER REFERENCES people(id) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    time TEXT NOT NULL,
+    camera TEXT NOT NULL,
+    score REAL,
+    quality TEXT NOT NULL,
+    rank REAL NOT NULL,
+    model TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    crop BLOB NOT NULL,
+    CHECK ((visitor_id IS NULL) <> (person_id IS NULL))
+);
+CREATE INDEX sightings_visitor ON sightings(visitor_id);
+CREATE INDEX sightings_person ON sightings(person_id);
+CREATE INDEX sightings_time ON sightings(time);
+DROP TABLE IF EXISTS unknown_sightings;
+"""
+
+
+def _to_2(db: sqlite3.Connection) -> None:
+    """Visitors and their sightings."""
+    for statement in _SCHEMA_2.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 LOG = logging.getLogger(__name__)
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_to_1,)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_to_1, _to_2)
 LATEST = len(MIGRATIONS)
 
 
