@@ -73,7 +73,7 @@ def bench_case(engine: Engine, data: bytes, matcher: Matcher, repeat: int) -> di
     settings = MatchSettings()
     image = decode_image(data)
     faces = engine.faces(image)
-    gated = [f.crop for f in faces if f.passed_gates]
+    gated = [f.chips["arcface"] for f in faces if f.passed_gates]
     tensor = letterbox(image, engine.detector.long_side).tensor
     crops = preprocess_crops(np.stack(gated), engine.embedder.prep) if gated else None
 

@@ -296,7 +296,7 @@ class Service:
         """Import, then embed what the archive lacks for this model, off the loop."""
         def work() -> tuple[int, int]:
             counts = import_archive(self.gallery, path, mode=mode,
-                                    models={self.engine.model_id: self.engine.embedder.dim})
+                                    models={e.model_id: e.dim for e, _ in self.engine.embedders})
             self.recognizer.refresh()
             return counts
 
