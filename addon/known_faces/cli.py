@@ -136,6 +136,10 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                         help="what --embedder expects, e.g. RGB,127.5,128 (the default) or "
                              "BGR,127.5,127.5 ($KNOWN_FACES_EMBEDDER_PREPROCESSING)")
     parser.add_argument("--threads", type=positive_int, default=2, help="ONNX Runtime threads")
+    parser.add_argument("--mode", choices=("accurate", "fast"),
+                        default=os.environ.get("KNOWN_FACES_MODE") or "accurate",
+                        help="accurate: MobileFaceNet and dlib's ResNet fused (the default); "
+                             "fast: MobileFaceNet only ($KNOWN_FACES_MODE)")
     parser.add_argument("--detector-size", type=positive_int, default=640,
                         help="long side snapshots are scaled to before detection")
 
@@ -162,7 +166,8 @@ def load_engine(args: argparse.Namespace) -> Engine:
     from .pipeline.engine import Engine
 
     return Engine.load(args.models_dir, threads=args.threads, detector_size=args.detector_size,
-                       embedder=embedder_spec(args.embedder, args.embedder_preprocessing))
+                       embedder=embedder_spec(args.embedder, args.embedder_preprocessing),
+                       mode=args.mode)
 
 
 def match_settings(args: argparse.Namespace) -> MatchSettings:

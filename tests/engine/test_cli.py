@@ -83,6 +83,12 @@ def test_enroll_recognize_people_and_annotate(tmp_path: Path, faces_dir: Path,
     assert {"event_id", "similarity", "threshold", "margin", "box", "second"} <= set(
         output["faces"][0])
     assert image_shape(annotated) == image_shape(probe)
+    assert set(output["faces"][0]["scores"]) == {"mobilefacenet-192", "dlib-resnet-128"}
+    fast = run("recognize", probe, "--json", "--mode", "fast", data_dir=tmp_path)
+    assert fast.returncode == 0, fast.stderr
+    [fast_output] = json.loads(fast.stdout)
+    assert [f["person"] for f in fast_output["faces"] if f["known"]] == ["barack_obama"]
+    assert set(fast_output["faces"][0]["scores"]) == {"mobilefacenet-192"}
 
     listed = json.loads(run("people", "list", "--json", data_dir=tmp_path).stdout)
     assert [(p["person"], p["face_count"]) for p in listed] == [("barack_obama", 1)]

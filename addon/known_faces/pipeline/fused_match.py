@@ -22,14 +22,16 @@ from .score import ImpostorStats, fuse
 class FusedMatcher:
     """One ``Matcher`` per model, the reference model's first."""
 
-    def __init__(self, matchers: Mapping[str, Matcher],
-                 stats: Mapping[str, ImpostorStats]) -> None:
+    def __init__(self, matchers: Mapping[str, Matcher], stats: Mapping[str, ImpostorStats],
+                 reference: ImpostorStats | None = None) -> None:
+        """``reference`` is the scale scores are put on (by default the first model's own):
+        ``evaluate`` scores dlib alone on MobileFaceNet's scale, so one threshold fits all."""
         if not matchers:
             raise ValueError("a fused matcher needs at least one model")
         self.models = tuple(matchers)
         self.matchers = dict(matchers)
         self.stats = {model: stats[model] for model in self.models}
-        self.reference = self.stats[self.models[0]]
+        self.reference = reference or self.stats[self.models[0]]
         self.people: Sequence[PersonRef] = self.matchers[self.models[0]].people
         slugs = {person.slug: i for i, person in enumerate(self.people)}
         # For each model, the reference column of each of its people (people it lacks: NaN).

@@ -92,6 +92,8 @@ OPTIONS_SCHEMA = vol.Schema(
         # re-embedded from its stored crops when it changes.
         vol.Optional("embedder_file"): vol.Coerce(str),
         vol.Optional("embedder_preprocessing"): _preprocessing,
+        # accurate: MobileFaceNet and dlib's ResNet fused (DESIGN §3); fast: MobileFaceNet only.
+        vol.Optional("mode", default="accurate"): vol.In(("accurate", "fast")),
     }
 )
 
@@ -159,6 +161,7 @@ class Settings:
     workers: int
     publish_queue: int
     advertise_url: str | None
+    mode: str = "accurate"
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any], *, under_supervisor: bool = False) -> Settings:
@@ -200,6 +203,7 @@ class Settings:
             workers=data["workers"],
             publish_queue=data["publish_queue"],
             advertise_url=data.get("advertise_url"),
+            mode=data["mode"],
         )
 
 
