@@ -85,3 +85,11 @@ class StorageError(KnownFacesError):
     change was rolled back, so the gallery is as it was before."""
 
     code = "storage_error"
+
+
+class DoesNotMatchPerson(EnrollmentRejected):
+    """A new photo of a person scores under the match threshold against that person's other
+    photos: probably the wrong person (a photo in the wrong folder poisons a gallery). Refused
+    unless forced; a forced enrollment answers with the same code as a warning."""
+
+    code = "does_not_match_person"

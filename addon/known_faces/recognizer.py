@@ -13,11 +13,12 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 
-from .errors import EnrollmentRejected
+from .errors import DoesNotMatchPerson, EnrollmentRejected
 from .models.catalogue import MODELS
 from .pipeline.align import STORED_CHIP
 from .pipeline.engine import Engine, decode_crop, encode_crop, timed
@@ -30,6 +31,8 @@ from .store.gallery import Face, Gallery, Person
 from .store.names import clean_name
 
 REEMBED_BATCH = 32
+#: The warning a forced enrollment of a photo unlike the person's others answers with.
+DOES_NOT_MATCH = DoesNotMatchPerson.code
 LOG = logging.getLogger(__name__)
 #: A model that is only ever used alone (a user's embedder) is "standardised" by (0, 1): its
 #: score is its cosine.
@@ -45,6 +48,18 @@ def impostor_stats(models: tuple[str, ...]) -> dict[str, ImpostorStats]:
         mean, sd = (spec.impostor_mean, spec.impostor_sd) if spec else (None, None)
         stats[model] = ImpostorStats(mean, sd) if mean is not None and sd else IDENTITY
     return stats
+
+
+@dataclass(frozen=True, slots=True)
+class Enrollment:
+    """An accepted photo: the stored face, its person, whether the person was created, and
+    ``warning`` (``does_not_match_person``) when it was forced in although it did not resemble
+    the person's other photos."""
+
+    face: Face
+    person: Person
+    created: bool
+    warning: str | None
 
 
 class Recognizer:
@@ -161,27 +176,67 @@ class Recognizer:
         return FaceResult(face, FaceStatus.KNOWN if verdict.known else FaceStatus.UNKNOWN,
                           verdict)
 
-    def enroll(self, slug: str, data: bytes, *, source: str = "cli") -> Face:
+    def enroll(self, slug: str, data: bytes, *, source: str = "cli",
+               force: bool = False) -> Face:
         """Add one photo's face to a person (strict gates; EnrollmentRejected says why)."""
+        return self.enroll_checked(slug, data, source=source, force=force).face
+
+    def enroll_checked(self, slug: str, data: bytes, *, source: str = "cli",
+                       force: bool = False) -> Enrollment:
+        """``enroll``, answering with the person and the resemblance warning (if forced)."""
         self.gallery.person(slug)
         face, vector = self._enrollment_face(data)
+        warning = self._check_resemblance(slug, face, force)
         stored = self.gallery.add_face(slug, encode_crop(face.crop), vector,
                                        self.engine.model_id, source, payloads.quality(face.quality),
                                        self._other_vectors(face))
         self.refresh()
-        return stored
+        return Enrollment(stored, self.gallery.person(slug), False, warning)
 
-    def enroll_by_name(self, name: str, data: bytes, *,
-                       source: str = "cli") -> tuple[Face, Person, bool]:
+    def enroll_by_name(self, name: str, data: bytes, *, source: str = "cli",
+                       force: bool = False) -> tuple[Face, Person, bool]:
         """Add one photo's face to the person called ``name``, creating them only when the
         face is accepted: (face, person, created). A refused photo changes nothing."""
+        done = self.enroll_by_name_checked(name, data, source=source, force=force)
+        return done.face, done.person, done.created
+
+    def enroll_by_name_checked(self, name: str, data: bytes, *, source: str = "cli",
+                               force: bool = False) -> Enrollment:
+        """``enroll_by_name``, answering with the resemblance warning (if forced)."""
         clean_name(name)  # a bad name is refused before the engine spends time on the photo
         face, vector = self._enrollment_face(data)
+        existing = self.gallery.find_by_name(name)
+        warning = self._check_resemblance(existing.slug, face, force) if existing else None
         stored, created = self.gallery.add_face_by_name(
             name, encode_crop(face.crop), vector, self.engine.model_id, source,
             payloads.quality(face.quality), self._other_vectors(face))
         self.refresh()
-        return stored, self.gallery.person(stored.person), created
+        return Enrollment(stored, self.gallery.person(stored.person), created, warning)
+
+    def resemblance(self, slug: str, face: DetectedFace) -> float | None:
+        """The (fused) score of ``face`` against ``slug``'s enrolled photos; None when they
+        have none yet (a first photo has nothing to resemble)."""
+        self.refresh()
+        fused = self._fused
+        column = next((i for i, p in enumerate(fused.people) if p.slug == slug), None)
+        if column is None or not face.embeddings:
+            return None
+        scores, _ = fused.scores({m: face.embeddings[m][None] for m in fused.models})
+        return float(scores[0, column])
+
+    def _check_resemblance(self, slug: str, face: DetectedFace, force: bool) -> str | None:
+        """DoesNotMatchPerson when the photo scores under the threshold against the person's
+        other photos, unless forced; then the warning to answer with (None when it matches)."""
+        score = self.resemblance(slug, face)
+        threshold = self.match_settings.threshold
+        if score is None or score >= threshold:
+            return None
+        if not force:
+            raise DoesNotMatchPerson(
+                f"this photo does not resemble the person's other photos (score {score:.2f}, "
+                f"threshold {threshold:.2f}): probably someone else; add it with force if it "
+                "is really them")
+        return DOES_NOT_MATCH
 
     def _other_vectors(self, face: DetectedFace) -> dict[str, np.ndarray]:
         """The face's vectors from the embedders besides the primary one."""

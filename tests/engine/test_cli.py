@@ -145,6 +145,15 @@ def test_evaluate_json_and_histogram(tmp_path: Path, faces_dir: Path) -> None:
     assert report["stranger_rejection"] == 1.0
     assert report["suggested_threshold"] < report["threshold"]
     assert report["suggested_threshold"] >= SAFE_THRESHOLD_FLOOR
+    # each model alone and the fusion, side by side; the top-level figures are the fusion's
+    assert report["mode"] == "accurate"
+    assert list(report["models"]) == ["mobilefacenet-192", "dlib-resnet-128", "fused"]
+    assert report["models"]["fused"]["eer_threshold"] == report["eer_threshold"]
+    for column in report["models"].values():
+        assert column["impostor_max"] < column["genuine_min"]
+    text = run("evaluate", faces_dir / "people", "--seed", "1", "--mode", "fast")
+    assert "fused" not in text.stdout
+    assert "known accepted             100.0%" in text.stdout
     assert report["histogram"] == str(plot)
     assert len(image_shape(plot)) == 3
 

@@ -33,7 +33,8 @@ _STATUS_TEXT = {
     408: "The body stopped arriving",
     409: "Name already taken",
     413: "Body too large",
-    422: "Enrollment photo rejected (no_face, several_faces, too_small, blurred, low_quality)",
+    422: "Enrollment photo rejected (no_face, several_faces, too_small, blurred, low_quality, "
+         "does_not_match_person: unlike the person's other photos, add it with force=true)",
     503: "Busy: retry after the Retry-After seconds",
 }
 
@@ -68,6 +69,8 @@ _PERSON = _object({"person": _TEXT, "name": _TEXT,
 _FACE = _object({"id": {"type": "integer", "minimum": 1}, "person": _TEXT, "source": _TEXT,
                  "quality": {"type": "object", "additionalProperties": _NUMBER},
                  "created": _TIME})
+# A forced enrollment of a photo unlike the person's others says so.
+_WARNING = {"warning": {"type": "string", "enum": ["does_not_match_person"]}}
 _SCHEMAS: dict[str, Any] = {
     "Error": _object({"error": _TEXT, "message": _TEXT}),
     "Health": _object({"status": _TEXT, "service": _TEXT, "version": _TEXT,
@@ -84,9 +87,9 @@ _SCHEMAS: dict[str, Any] = {
     "People": _object({"people": {"type": "array", "items": _ref("Person")}}),
     "Face": _FACE,
     "Faces": _object({"faces": {"type": "array", "items": _ref("Face")}}),
-    "FaceAdded": _object({"face": _ref("Face"), "person": _ref("Person")}),
+    "FaceAdded": _object({"face": _ref("Face"), "person": _ref("Person")}, _WARNING),
     "Enrolled": _object({"face": _ref("Face"), "person": _ref("Person"),
-                         "created": {"type": "boolean"}}),
+                         "created": {"type": "boolean"}}, _WARNING),
     "Events": _object({"events": {"type": "array", "items": _FACE_RESULT}}),
     "Imported": _object({"people": {"type": "integer", "minimum": 0},
                          "faces": {"type": "integer", "minimum": 0}}),

@@ -76,6 +76,9 @@ NAME = Param("name", "string",
              min_length=1, max_length=MAX_NAME_LENGTH, pattern=name_pattern(), required=True)
 _SOURCE = Param("source", "string",
                 "Where the photo came from (kept with the face, cut to 64 characters).", "http")
+_FORCE = Param("force", "boolean",
+               "Add the photo even if it does not resemble the person's other photos (then "
+               "answered with warning: does_not_match_person).", False)
 
 
 _PERSON_ERRORS = (401, 404)
@@ -106,15 +109,16 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/people/{slug}/faces", "add_face",
           "Add a face from a photo showing exactly one clear face.",
           (201, *_BODY_ERRORS, *_PERSON_ERRORS, 413, 422), body=Body.IMAGE, answer="FaceAdded",
-          query=(_SOURCE,)),
+          query=(_SOURCE, _FORCE)),
     Route("POST", "/enroll", "enroll", "Add a photo's face to the person of that name, "
           "creating the person only if the face is accepted.",
           (201, *_BODY_ERRORS, 401, 413, 422), body=Body.IMAGE, answer="Enrolled",
-          query=(NAME, _SOURCE)),
+          query=(NAME, _SOURCE, _FORCE)),
     Route("DELETE", "/people/{slug}/faces/{face_id}", "delete_face", "Remove one face.",
           (204, *_PERSON_ERRORS)),
     Route("GET", "/people/{slug}/faces/{face_id}/crop", "face_crop",
-          "The aligned 112×112 face crop.", (200, *_PERSON_ERRORS), produces="image/jpeg"),
+          "The aligned face crop (224×224; 112×112 for faces from before the dlib model).",
+          (200, *_PERSON_ERRORS), produces="image/jpeg"),
     Route("GET", "/events", "events", "Recent person_detected events, newest first.",
           (200, 400, 401), answer="Events",
           query=(Param("limit", "integer", f"How many (1–{MAX_EVENTS}).", 50, minimum=1,
