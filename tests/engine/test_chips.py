@@ -16,6 +16,7 @@ from known_faces.pipeline.align import (
     STORED_CHIP,
     align_face,
     similarity_transform,
+    stored_matrix,
 )
 from known_faces.pipeline.decode import decode_image
 from known_faces.pipeline.engine import Engine, decode_crop, encode_crop
@@ -94,3 +95,13 @@ def test_a_gallery_from_before_dlib_gets_dlib_vectors_from_its_old_crops(
     assert result.match is not None
     assert result.match.best is not None
     assert set(result.match.best.scores) == {EMBEDDER.id, DLIB_EMBEDDER.id}
+
+
+def test_the_stored_transform_is_the_fit_to_the_stored_template() -> None:
+    """Composing the ArcFace fit with the stored crop's scale and shift is the least-squares
+    fit to the stored template itself (so the engine solves one fit per face, not two)."""
+    rng = np.random.default_rng(7)
+    landmarks = ARCFACE_CHIP.template * 3.1 + rng.normal(0, 4, (5, 2)) + [300, 120]
+    arcface = similarity_transform(landmarks, ARCFACE_CHIP.template)
+    np.testing.assert_allclose(stored_matrix(arcface),
+                               similarity_transform(landmarks, STORED_CHIP.template), atol=1e-9)

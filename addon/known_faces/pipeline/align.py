@@ -65,16 +65,30 @@ CHIPS = {chip.name: chip for chip in (ARCFACE_CHIP, DLIB_CHIP)}
 #: both chips can be cut again from it (the dlib chip reaches 12% below the ArcFace crop's chin:
 #: in ArcFace pixels it spans x 5.6–107.5, y 22.5–124.5). A stored crop's size says which
 #: template it is on; 112 is the ArcFace chip that galleries before the dlib model stored.
-STORED_CHIP = Chip("stored", 224, ARCFACE_TEMPLATE * 1.6 + np.array([22.4, 16.0]))
+STORED_SCALE, STORED_SHIFT = 1.6, np.array([22.4, 16.0])
+STORED_CHIP = Chip("stored", 224, ARCFACE_TEMPLATE * STORED_SCALE + STORED_SHIFT)
 STORED_TEMPLATES = {STORED_CHIP.size: STORED_CHIP.template, CROP_SIZE: ARCFACE_TEMPLATE}
 
 
-def cut_chip(image: np.ndarray, landmarks: np.ndarray, chip: Chip) -> np.ndarray:
-    """The ``chip.size`` square BGR chip whose landmarks sit on ``chip.template`` (linear
-    interpolation, replicated border)."""
-    matrix = similarity_transform(landmarks.astype(np.float64), chip.template)
-    return cv2.warpAffine(image, matrix, (chip.size, chip.size), flags=cv2.INTER_LINEAR,
+def warp(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """``image`` through the 2×3 ``matrix`` into a ``size`` square (linear interpolation,
+    replicated border), as every chip is cut."""
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
+
+
+def cut_chip(image: np.ndarray, landmarks: np.ndarray, chip: Chip) -> np.ndarray:
+    """The ``chip.size`` square BGR chip whose landmarks sit on ``chip.template``."""
+    return warp(image, similarity_transform(landmarks.astype(np.float64), chip.template),
+                chip.size)
+
+
+def stored_matrix(arcface: np.ndarray) -> np.ndarray:
+    """The stored crop's transform from the ArcFace chip's: its template is the ArcFace
+    template scaled and shifted, and a least-squares similarity fit follows a similarity of its
+    target, so this is the fit itself, without solving it again."""
+    return np.hstack([arcface[:, :2] * STORED_SCALE,
+                      (arcface[:, 2] * STORED_SCALE + STORED_SHIFT)[:, None]])
 
 
 def chip_from_stored(crop: np.ndarray, chip: Chip) -> np.ndarray:

@@ -22,7 +22,16 @@ import numpy as np
 from ..errors import EnrollmentRejected, InvalidImage, ModelError
 from ..models.catalogue import DETECTOR, DLIB_EMBEDDER, EMBEDDER, ModelSpec
 from ..paths import default_models_dir
-from .align import ARCFACE_CHIP, CHIPS, STORED_CHIP, chip_from_stored, cut_chip
+from .align import (
+    ARCFACE_CHIP,
+    CHIPS,
+    STORED_CHIP,
+    chip_from_stored,
+    cut_chip,
+    similarity_transform,
+    stored_matrix,
+    warp,
+)
 from .decode import decode_reduced, memory_slot
 from .detect import RetinaFaceDetector
 from .embed import Embedder
@@ -139,7 +148,9 @@ class Engine:
         found = []
         with timed(stages, "align"):
             for det in detections:
-                chips = {ARCFACE_CHIP.name: cut_chip(image, det.landmarks, ARCFACE_CHIP)}
+                arcface = similarity_transform(det.landmarks.astype(np.float64),
+                                               ARCFACE_CHIP.template)
+                chips = {ARCFACE_CHIP.name: warp(image, arcface, ARCFACE_CHIP.size)}
                 quality = measure(det.box, det.score, det.landmarks, chips[ARCFACE_CHIP.name])
                 rejection = recognition_status(quality, self.gates)
                 if rejection is None:
@@ -147,8 +158,8 @@ class Engine:
                         chips[chip] = cut_chip(image, det.landmarks, CHIPS[chip])
                 box = (round(float(det.box[0])), round(float(det.box[1])),
                        round(float(det.box[2])), round(float(det.box[3])))
-                found.append((box, det.landmarks, quality,
-                              cut_chip(image, det.landmarks, STORED_CHIP), rejection, chips))
+                stored = warp(image, stored_matrix(arcface), STORED_CHIP.size)
+                found.append((box, det.landmarks, quality, stored, rejection, chips))
         passed = [chips for *_, rejection, chips in found if rejection is None]
         with timed(stages, "embed"):
             vectors = self._embed_chips(passed)
