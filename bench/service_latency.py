@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.engine import default_photos  # noqa: E402
-from known_faces.bench import bench_case, random_matcher  # noqa: E402
+from known_faces.bench import bench_case, random_gallery  # noqa: E402
 from known_faces.pipeline.engine import Engine  # noqa: E402
 from known_faces.service.config import Settings  # noqa: E402
 from tests.service.helpers import (  # noqa: E402
@@ -106,7 +106,8 @@ def throughput_run(service: ServiceProcess, probe: MqttProbe, image: bytes, rate
 
 def engine_floor(image: bytes, threads: int) -> dict[str, float]:
     """The engine alone on the same photo, same machine, same run (``known_faces.bench``)."""
-    case = bench_case(Engine.load(threads=threads), image, random_matcher(10, 192, 5), 30)
+    engine = Engine.load(threads=threads)
+    case = bench_case(engine, image, random_gallery(engine, 10), 30)
     return {"floor_ms": case["floor_ms"], "pipeline_ms": case["pipeline_ms"]}
 
 

@@ -2,8 +2,9 @@
 measured in the same run.
 
 Shared machines are noisy, so absolute milliseconds mean little; the floor (decode plus the raw
-``session.run`` of both models on the very same inputs) is measured interleaved with the
-pipeline, and the ratio between them is what says whether the code around the models is lean.
+``session.run`` of the detector and of every embedder the engine runs, on the very same inputs)
+is measured interleaved with the pipeline, and the ratio between them is what says whether the
+code around the models is lean.
 The measuring pieces here are also what the repository's ``bench/engine.py`` builds the
 README's table from (cases of the shared photos, batching, face_recognition side by side).
 """
@@ -23,11 +24,14 @@ import numpy as np
 
 from .errors import KnownFacesError
 from .folders import people_photos
+from .pipeline.align import CHIPS
 from .pipeline.decode import decode_image
 from .pipeline.detect import letterbox
 from .pipeline.embed import preprocess_crops
 from .pipeline.engine import Engine
+from .pipeline.fused_match import FusedMatcher
 from .pipeline.match import Matcher, MatchSettings, PersonRef
+from .recognizer import impostor_stats
 
 STAGES = ("decode", "detect", "align", "embed", "match")
 MATCH_SIZES = (1_000, 10_000, 100_000)
@@ -68,28 +72,38 @@ def random_matcher(faces: int, dim: int, per_person: int = 5) -> Matcher:
     return Matcher(people, list(vectors.reshape(len(people), per_person, dim)))
 
 
-def bench_case(engine: Engine, data: bytes, matcher: Matcher, repeat: int) -> dict[str, Any]:
-    """Pipeline stages and the floor on one photo, interleaved run by run."""
+def random_gallery(engine: Engine, faces: int) -> FusedMatcher:
+    """A random gallery of ``faces`` faces for every embedder the engine runs, fused as the
+    recognizer fuses them."""
+    return FusedMatcher({e.model_id: random_matcher(faces, e.dim) for e, _ in engine.embedders},
+                        impostor_stats(engine.model_ids))
+
+
+def bench_case(engine: Engine, data: bytes, matcher: FusedMatcher,
+               repeat: int) -> dict[str, Any]:
+    """Pipeline stages and the floor on one photo, interleaved run by run. The floor is the
+    decode and the raw runs of the detector and of each embedder on its batch of chips."""
     settings = MatchSettings()
     image = decode_image(data)
-    faces = engine.faces(image)
-    gated = [f.crop for f in faces if f.passed_gates]
+    faces = [f for f in engine.faces(image) if f.passed_gates]
     tensor = letterbox(image, engine.detector.long_side).tensor
-    crops = preprocess_crops(np.stack(gated), engine.embedder.prep) if gated else None
+    batches = [(embedder, preprocess_crops(np.stack([f.chips[chip] for f in faces]),
+                                           embedder.prep))
+               for embedder, chip in engine.embedders if faces and chip in CHIPS]
 
     def floor() -> None:
         cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         engine.detector.run_raw(tensor)
-        if crops is not None:
-            engine.embedder.run_raw(crops)
+        for embedder, batch in batches:
+            embedder.run_raw(batch)
 
     def pipeline() -> dict[str, float]:
         stages: dict[str, float] = {}
-        found = engine.analyse(data, stages)
-        vectors = [f.embedding for f in found if f.embedding is not None]
+        found = [f for f in engine.analyse(data, stages) if f.embedding is not None]
         start = time.perf_counter()
-        if vectors:
-            matcher.match(np.stack(vectors), settings)
+        if found:
+            matcher.match({m: np.stack([f.embeddings[m] for f in found])
+                           for m in matcher.models}, settings)
         stages["match"] = (time.perf_counter() - start) * 1000
         return stages
 
@@ -108,8 +122,8 @@ def bench_case(engine: Engine, data: bytes, matcher: Matcher, repeat: int) -> di
         for stage in STAGES:
             per_stage[stage].append(stages.get(stage, 0.0))
     return {
-        "faces": len(faces),
-        "embedded": len(gated),
+        "faces": len(engine.detector.detect(image)),
+        "embedded": len(faces),
         "stages_ms": {s: statistics.median(v) for s, v in per_stage.items()},
         "pipeline_ms": statistics.median(totals),
         "floor_ms": statistics.median(floors),
@@ -130,14 +144,14 @@ def bench_matching(dim: int, repeat: int) -> dict[str, float]:
 
 def stage_header() -> str:
     """Header of the per-stage table (the same columns in the README's table)."""
-    return (f"{'case':16} {'faces':>5} " + " ".join(f"{s:>7}" for s in STAGES)
+    return (f"{'case':24} {'faces':>5} " + " ".join(f"{s:>7}" for s in STAGES)
             + f" {'total':>7} {'floor':>7} {'ratio':>6}")
 
 
 def stage_row(label: str, case: dict[str, Any]) -> str:
     """One row of the per-stage table."""
     stages = " ".join(f"{case['stages_ms'][s]:7.1f}" for s in STAGES)
-    return (f"{label:16} {case['faces']:5d} {stages} {case['pipeline_ms']:7.1f} "
+    return (f"{label:24} {case['faces']:5d} {stages} {case['pipeline_ms']:7.1f} "
             f"{case['floor_ms']:7.1f} {case['ratio_to_floor']:5.2f}x")
 
 
@@ -164,7 +178,7 @@ def run_bench(engine: Engine, folder: Path, repeat: int = 3) -> dict[str, Any]:
     floor, as one JSON-safe dict; photos that cannot be read are listed, not fatal."""
     people = people_photos(folder)
     photos = [photo for paths in people.values() for photo in paths]
-    gallery = random_matcher(GALLERY_FACES, engine.embedder.dim)
+    gallery = random_gallery(engine, GALLERY_FACES)
     per_photo: dict[str, dict[str, Any]] = {}
     unreadable: list[dict[str, str]] = []
     for photo in photos:
@@ -192,6 +206,7 @@ def run_bench(engine: Engine, folder: Path, repeat: int = 3) -> dict[str, Any]:
         "rss_mb": rss_mb(),
         "peak_rss_mb": peak_rss_mb(),
         "threads": engine.detector.session.get_session_options().intra_op_num_threads,
+        "mode": engine.mode,
         "unreadable_images": unreadable,
     }
 
@@ -202,7 +217,8 @@ def format_report(report: dict[str, Any]) -> str:
     lines = [
         f"{report['photos']} photos of {report['people']} people in {report['folder']}",
         f"median ms of {report['repeat']} runs per photo, ONNX Runtime on "
-        f"{report['threads']} threads, matched against {GALLERY_FACES:,} faces",
+        f"{report['threads']} threads, mode {report['mode']}, matched against "
+        f"{GALLERY_FACES:,} faces",
         header,
         "-" * len(header),
         stage_row("median photo", report["median"]),

@@ -137,6 +137,10 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                         help="what --embedder expects, e.g. RGB,127.5,128 (the default) or "
                              "BGR,127.5,127.5 ($KNOWN_FACES_EMBEDDER_PREPROCESSING)")
     parser.add_argument("--threads", type=positive_int, default=2, help="ONNX Runtime threads")
+    parser.add_argument("--mode", choices=("accurate", "fast"),
+                        default=os.environ.get("KNOWN_FACES_MODE") or "accurate",
+                        help="accurate: MobileFaceNet and dlib's ResNet fused (the default); "
+                             "fast: MobileFaceNet only ($KNOWN_FACES_MODE)")
     parser.add_argument("--detector-size", type=positive_int, default=640,
                         help="long side snapshots are scaled to before detection")
 
@@ -163,7 +167,8 @@ def load_engine(args: argparse.Namespace) -> Engine:
     from .pipeline.engine import Engine
 
     return Engine.load(args.models_dir, threads=args.threads, detector_size=args.detector_size,
-                       embedder=embedder_spec(args.embedder, args.embedder_preprocessing))
+                       embedder=embedder_spec(args.embedder, args.embedder_preprocessing),
+                       mode=args.mode)
 
 
 def match_settings(args: argparse.Namespace) -> MatchSettings:
@@ -344,8 +349,9 @@ def cmd_enroll(args: argparse.Namespace) -> int:
             entry["failed"].append(failures.add(image, no_images()))
             continue
         try:
-            _, person, created = recognizer.enroll_by_name(name, read_input(image),
-                                                           source=f"cli:{image.name}")
+            done = recognizer.enroll_by_name_checked(name, read_input(image),
+                                                     source=f"cli:{image.name}",
+                                                     force=args.force)
         except EnrollmentRejected as exc:
             entry["rejected"].append({"image": str(image), "error": exc.code,
                                       "message": exc.message})
@@ -355,9 +361,11 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         except KnownFacesError as exc:
             entry["failed"].append(failures.add(image, exc))
             continue
-        entry["person"] = person.slug
-        entry["created"] = entry["created"] or created
+        entry["person"] = done.person.slug
+        entry["created"] = entry["created"] or done.created
         entry["enrolled"] += 1
+        if done.warning:
+            entry.setdefault("warnings", []).append({"image": str(image), "warning": done.warning})
     if args.json:
         print_json(list(summary.values()))
     else:
@@ -368,6 +376,8 @@ def cmd_enroll(args: argparse.Namespace) -> int:
             for rejected in entry["rejected"]:
                 print(f"  rejected {rejected['image']}: {rejected['error']}: "
                       f"{rejected['message']}")
+            for warned in entry.get("warnings", []):
+                print(f"  added {warned['image']} (forced): warning: {warned['warning']}")
     accepted = sum(e["enrolled"] for e in summary.values())
     return failures.status(0 if accepted else 1)
 
@@ -542,6 +552,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "(Bob_Smith_1.jpg is 'Bob Smith'); photos with several faces "
                              "are skipped")
     enroll.add_argument("--json", action="store_true")
+    enroll.add_argument("--force", action="store_true",
+                        help="add photos even if they do not resemble the person's other photos "
+                             "(refused otherwise as does_not_match_person: likely someone else)")
 
     people = command("people", cmd_people, "list, rename or forget enrolled people", leaf=False)
     people_actions = people.add_subparsers(dest="action", required=True, metavar="ACTION")

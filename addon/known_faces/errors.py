@@ -97,3 +97,11 @@ class UnknownVisitor(KnownFacesError):
     """No visitor has this id (never had, forgotten, merged, assigned or purged)."""
 
     code = "unknown_visitor"
+
+
+class DoesNotMatchPerson(EnrollmentRejected):
+    """A new photo of a person scores under the match threshold against that person's other
+    photos: probably the wrong person (a photo in the wrong folder poisons a gallery). Refused
+    unless forced; a forced enrollment answers with the same code as a warning."""
+
+    code = "does_not_match_person"

@@ -8,11 +8,16 @@ under ``SAFE_THRESHOLD_FLOOR``: a household's photos rarely hold lookalike stran
 separates them understates how close a stranger at the door gets (README, *Calibration*).
 Results on too few probes are flagged, because a folder of a dozen photos can show 100% or 0%
 by chance.
+
+In ``accurate`` mode every figure is given for each model alone and for their fusion, side by
+side (each model's cosine put on MobileFaceNet's scale by its impostor statistics, so one
+threshold reads the same in every column); the verdicts, the suggestion and the histogram are
+the fusion's, which is what the service names people by.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +28,9 @@ import numpy as np
 from .errors import KnownFacesError
 from .folders import people_photos
 from .pipeline.engine import Engine
+from .pipeline.fused_match import FusedMatcher
 from .pipeline.match import Matcher, MatchSettings, PersonRef
+from .recognizer import impostor_stats
 
 SUGGEST_AT_FAR = 0.001
 # Under this threshold lookalike strangers get named: on the held-out set with lookalikes
@@ -35,6 +42,9 @@ SAFE_THRESHOLD_FLOOR = 0.50
 MIN_PROBES = 20
 
 Vector = np.ndarray
+Vectors = dict[str, np.ndarray]
+#: The column of the fused score in a side-by-side report.
+FUSED = "fused"
 
 
 @dataclass(slots=True)
@@ -51,9 +61,10 @@ class Scores:
     stranger_probes: int
 
 
-def main_face_embedding(engine: Engine, photo: Path) -> Vector | None:
-    """The embedding of the largest face that passes the gates, or None; KnownFacesError
-    (``unreadable`` or the decoder's code) when the file is not a usable image."""
+def main_face_embeddings(engine: Engine, photo: Path) -> Vectors | None:
+    """Every model's embedding of the largest face that passes the gates, or None;
+    KnownFacesError (``unreadable`` or the decoder's code) when the file is not a usable
+    image."""
     try:
         data = photo.read_bytes()
     except OSError as exc:
@@ -61,7 +72,16 @@ def main_face_embedding(engine: Engine, photo: Path) -> Vector | None:
     faces = [f for f in engine.analyse(data) if f.embedding is not None]
     if not faces:
         return None
-    return max(faces, key=lambda f: f.quality.face_px).embedding
+    return max(faces, key=lambda f: f.quality.face_px).embeddings
+
+
+def scorers(models: Sequence[str], refs: Sequence[PersonRef],
+            rows: Sequence[Vectors]) -> dict[str, FusedMatcher]:
+    """Each model alone and, with several, their fusion: all on the first model's scale."""
+    stats = impostor_stats(tuple(models))
+    matchers = {m: Matcher(refs, [r[m] for r in rows]) for m in models}
+    alone = {m: FusedMatcher({m: matchers[m]}, stats, stats[models[0]]) for m in models}
+    return {**alone, FUSED: FusedMatcher(matchers, stats)} if len(models) > 1 else alone
 
 
 def rate(scores: Vector, threshold: float) -> float:
@@ -105,31 +125,55 @@ def separating_threshold(best_impostor: Vector) -> float | None:
 
 
 def score_probes(
-    matcher: Matcher,
+    matcher: FusedMatcher,
     settings: MatchSettings,
-    known: Sequence[tuple[int, Vector]],
-    strangers: Sequence[Vector],
+    known: Sequence[tuple[int, Vectors]],
+    strangers: Sequence[Vectors],
 ) -> Scores:
     """Genuine and impostor similarities and the open-set verdicts."""
     scores = Scores([], [], [], 0, 0, len(known), 0, len(strangers))
-    for own, vector in known:
-        sims = matcher.person_similarities(vector[None])[0]
+
+    def query(vectors: Vectors) -> Vectors:
+        return {m: vectors[m][None] for m in matcher.models}
+
+    for own, vectors in known:
+        sims = matcher.scores(query(vectors))[0][0]
         scores.genuine.append(float(sims[own]))
         others = np.delete(sims, own)
         scores.impostor.extend(others.tolist())
         if others.size:
             scores.best_impostor.append(float(others.max()))
         scores.top1_hits += int(np.argmax(sims) == own)
-        verdict = matcher.match(vector[None], settings)[0]
+        verdict = matcher.match(query(vectors), settings)[0]
         best = verdict.best
         scores.known_accepted += int(verdict.known and best is not None
                                      and best.person == matcher.people[own].slug)
-    for vector in strangers:
-        sims = matcher.person_similarities(vector[None])[0]
+    for vectors in strangers:
+        sims = matcher.scores(query(vectors))[0][0]
         scores.impostor.extend(sims.tolist())
         scores.best_impostor.append(float(sims.max()))
-        scores.strangers_rejected += int(not matcher.match(vector[None], settings)[0].known)
+        scores.strangers_rejected += int(not matcher.match(query(vectors), settings)[0].known)
     return scores
+
+
+def figures(scores: Scores) -> dict[str, Any]:
+    """One scorer's rates and distribution figures (a column of the side-by-side report)."""
+    genuine, impostor = np.array(scores.genuine), np.array(scores.impostor)
+    eer, eer_threshold = equal_error_rate(genuine, impostor)
+    return {
+        "top1": share(scores.top1_hits, scores.known_probes),
+        "known_accept": share(scores.known_accepted, scores.known_probes),
+        "stranger_rejection": share(scores.strangers_rejected, scores.stranger_probes),
+        "tar_far_1pct": tar_at_far(genuine, impostor, 0.01),
+        "tar_far_0_1pct": tar_at_far(genuine, impostor, 0.001),
+        "eer": eer,
+        "eer_threshold": eer_threshold,
+        "separating_threshold": separating_threshold(np.array(scores.best_impostor)),
+        "genuine_median": float(np.median(genuine)) if genuine.size else None,
+        "genuine_min": float(genuine.min()) if genuine.size else None,
+        "impostor_median": float(np.median(impostor)) if impostor.size else None,
+        "impostor_max": float(impostor.max()) if impostor.size else None,
+    }
 
 
 def share(count: int, total: int) -> float | None:
@@ -198,14 +242,14 @@ def evaluate_folder(
     failed: list[str] = []
     unreadable: list[dict[str, str]] = []
     refs: list[PersonRef] = []
-    rows: list[Vector] = []
-    known_probes: list[tuple[int, Vector]] = []
-    stranger_probes: list[Vector] = []
+    rows: list[Vectors] = []
+    known_probes: list[tuple[int, Vectors]] = []
+    stranger_probes: list[Vectors] = []
     for name in names:
-        vectors: list[Vector | None] = []
+        vectors: list[Vectors | None] = []
         for photo in people[name]:
             try:
-                vector = main_face_embedding(engine, photo)
+                vector = main_face_embeddings(engine, photo)
             except KnownFacesError as exc:
                 unreadable.append({"image": str(photo), "error": exc.code,
                                    "message": exc.message})
@@ -220,30 +264,26 @@ def evaluate_folder(
         if not enrolled:
             continue
         refs.append(PersonRef(name, name))
-        rows.append(np.vstack(enrolled))
+        rows.append({m: np.vstack([v[m] for v in enrolled]) for m in engine.model_ids})
         known_probes.extend((len(refs) - 1, v) for v in vectors[enroll:] if v is not None)
 
     if not refs:
         raise KnownFacesError(f"nobody could be enrolled: none of the first {enroll} photo(s) "
                               "of any enrolled person has a usable face", code="no_usable_faces")
-    matcher = Matcher(refs, rows)
-    scores = score_probes(matcher, settings, known_probes, stranger_probes)
+    columns = {label: score_probes(matcher, settings, known_probes, stranger_probes)
+               for label, matcher in scorers(engine.model_ids, refs, rows).items()}
+    scores = columns[FUSED] if FUSED in columns else columns[engine.model_id]
+    main = figures(scores)
     genuine, impostor = np.array(scores.genuine), np.array(scores.impostor)
-    eer, eer_threshold = equal_error_rate(genuine, impostor)
-    separating = separating_threshold(np.array(scores.best_impostor))
+    separating = main["separating_threshold"]
     suggested, floor_warning = suggestion(separating, settings.threshold)
     warnings = probe_warnings(scores.known_probes, scores.stranger_probes, enroll)
     if floor_warning:
         warnings.append(floor_warning)
     report: dict[str, Any] = {
-        "top1": share(scores.top1_hits, scores.known_probes),
-        "known_accept": share(scores.known_accepted, scores.known_probes),
-        "stranger_rejection": share(scores.strangers_rejected, scores.stranger_probes),
-        "tar_far_1pct": tar_at_far(genuine, impostor, 0.01),
-        "tar_far_0_1pct": tar_at_far(genuine, impostor, 0.001),
-        "eer": eer,
-        "eer_threshold": eer_threshold,
-        "separating_threshold": separating,
+        **main,
+        "mode": engine.mode,
+        "models": {label: figures(s) for label, s in columns.items()},
         "suggested_threshold": suggested,
         "threshold_floor": SAFE_THRESHOLD_FLOOR,
         "threshold": settings.threshold,
@@ -254,26 +294,27 @@ def evaluate_folder(
         "probes": scores.known_probes + scores.stranger_probes,
         "known_probes": scores.known_probes,
         "stranger_probes": scores.stranger_probes,
-        "genuine_median": float(np.median(genuine)) if genuine.size else None,
-        "impostor_median": float(np.median(impostor)) if impostor.size else None,
-        "impostor_max": float(impostor.max()) if impostor.size else None,
         "failed_images": failed,
         "unreadable_images": unreadable,
         "warnings": warnings,
         "histogram": None,
     }
     if histogram is not None:
-        write_histogram(histogram, genuine, impostor, settings.threshold, suggested)
+        write_histogram(histogram, genuine, impostor, settings.threshold, suggested,
+                        fused=FUSED in columns)
         report["histogram"] = str(histogram)
     return report
 
 
-def histogram_texts(genuine: int, impostor: int) -> dict[str, str]:
+def histogram_texts(genuine: int, impostor: int, fused: bool = False) -> dict[str, str]:
     """The title, axis titles and legend of the histogram, with the counts behind each curve
     (a reader must see whether a bar is one score or a hundred)."""
+    kind = "fused " if fused else ""
     return {
-        "title": f"known-faces evaluate: {genuine} genuine and {impostor} impostor similarities",
-        "x_axis": "cosine similarity of a probe to an enrolled person",
+        "title": f"known-faces evaluate: {genuine} genuine and {impostor} impostor "
+                 f"{kind}similarities",
+        "x_axis": ("fused score (MobileFaceNet + dlib, on MobileFaceNet's cosine scale)" if fused
+                   else "cosine similarity of a probe to an enrolled person"),
         "y_axis": "share of that kind's scores per bin",
         "genuine": f"genuine (same person), n = {genuine}",
         "impostor": f"impostor (other people), n = {impostor}",
@@ -281,13 +322,13 @@ def histogram_texts(genuine: int, impostor: int) -> dict[str, str]:
 
 
 def write_histogram(target: Path, genuine: Vector, impostor: Vector,
-                    threshold: float, suggested: float) -> None:
+                    threshold: float, suggested: float, *, fused: bool = False) -> None:
     """Genuine (green) vs impostor (red) similarity histograms, each normalised to its own
     count so both shapes show, with the thresholds marked (drawn with OpenCV, so the
     evaluation needs no plotting library)."""
     width, height, left, right, top, bottom = 900, 480, 80, 20, 70, 60
     font, ink = cv2.FONT_HERSHEY_SIMPLEX, (0, 0, 0)
-    texts = histogram_texts(genuine.size, impostor.size)
+    texts = histogram_texts(genuine.size, impostor.size, fused)
     canvas: np.ndarray = np.full((height, width, 3), 255, dtype=np.uint8)
     low, high = -0.2, 1.0
     bins = np.linspace(low, high, 61)
@@ -320,7 +361,7 @@ def write_histogram(target: Path, genuine: Vector, impostor: Vector,
         cv2.putText(canvas, f"{tick:.0%}", (left - 45, y_of(tick) + 5), font, 0.45, ink, 1)
         cv2.line(canvas, (left - 4, y_of(tick)), (left, y_of(tick)), ink, 1)
     cv2.putText(canvas, texts["title"], (left, 24), font, 0.6, ink, 1)
-    cv2.putText(canvas, texts["x_axis"], (left + plot_w // 2 - 200, height - 14), font, 0.5,
+    cv2.putText(canvas, texts["x_axis"], (left + plot_w // 2 - 300, height - 14), font, 0.5,
                 ink, 1)
     (label_w, label_h), _ = cv2.getTextSize(texts["y_axis"], font, 0.5, 1)
     vertical: np.ndarray = np.full((label_h + 8, label_w + 4, 3), 255, dtype=np.uint8)
@@ -345,8 +386,35 @@ def percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
+def side_by_side(columns: dict[str, dict[str, Any]]) -> list[str]:
+    """Each model alone and the fusion, one column each, at the same threshold and margin."""
+    def eer(f: dict[str, Any]) -> str:
+        return "n/a" if f["eer"] is None else f"{f['eer']:.1%}@{f['eer_threshold']:.2f}"
+
+    def number(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    rows: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+        ("top-1", lambda f: percent(f["top1"])),
+        ("known accepted", lambda f: percent(f["known_accept"])),
+        ("strangers rejected", lambda f: percent(f["stranger_rejection"])),
+        ("TAR at FAR 1%", lambda f: percent(f["tar_far_1pct"])),
+        ("TAR at FAR 0.1%", lambda f: percent(f["tar_far_0_1pct"])),
+        ("EER", eer),
+        ("lowest genuine", lambda f: number(f["genuine_min"])),
+        ("highest impostor", lambda f: number(f["impostor_max"])),
+        ("separating threshold", lambda f: number(f["separating_threshold"])),
+    ]
+    width = max(18, *(len(label) + 2 for label in columns))
+    lines = [f"{'(MobileFaceNet scale)':26}" + "".join(f"{label:>{width}}" for label in columns)]
+    for title, cell in rows:
+        lines.append(f"{title:26}" + "".join(f"{cell(f):>{width}}" for f in columns.values()))
+    return lines
+
+
 def format_report(report: dict[str, Any]) -> str:
-    """The human-readable summary (warnings go to stderr, see ``cli.cmd_evaluate``)."""
+    """The human-readable summary (warnings go to stderr, see ``cli.cmd_evaluate``); with
+    several models, a side-by-side table of each model alone and the fusion first."""
     eer = ("n/a" if report["eer"] is None
            else f"{report['eer']:.1%} at {report['eer_threshold']:.2f}")
     tar = f"{percent(report['tar_far_1pct'])} / {percent(report['tar_far_0_1pct'])}"
@@ -361,6 +429,9 @@ def format_report(report: dict[str, Any]) -> str:
         f"TAR at FAR 1% / 0.1%       {tar}",
         f"EER                        {eer}",
     ]
+    if len(report.get("models", {})) > 1:
+        lines[1:1] = [*side_by_side(report["models"]),
+                      f"verdicts below are the fusion's (mode {report['mode']})"]
     separating = report["separating_threshold"]
     if separating is not None and separating < report["threshold_floor"]:
         lines.append(f"separating threshold       {separating:.2f}  (under the safe floor "

@@ -19,6 +19,12 @@ def engine() -> Engine:
     return Engine.load(threads=2)
 
 
+@pytest.fixture(scope="session")
+def fast_engine(engine: Engine) -> Engine:
+    """The same sessions in ``fast`` mode: MobileFaceNet alone, no fusion."""
+    return Engine(engine.detector, engine.embedder, engine.gates)
+
+
 @pytest.fixture
 def gallery(tmp_path: Path) -> Iterator[Gallery]:
     """An empty gallery in a temporary data dir."""

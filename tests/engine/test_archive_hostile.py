@@ -32,6 +32,12 @@ Manifest = dict[str, Any]
 MODEL = EMBEDDER.id
 
 
+
+@pytest.fixture(scope="module")
+def engine(engine: Engine) -> Engine:
+    """These tests damage and count the rows of one model: MobileFaceNet alone (fast mode)."""
+    return Engine(engine.detector, engine.embedder, engine.gates)
+
 @pytest.fixture(scope="module")
 def good_archive(engine: Engine, tmp_path_factory: pytest.TempPathFactory,
                  photo: Callable[[str], bytes], faces_manifest: dict[str, Any]) -> bytes:

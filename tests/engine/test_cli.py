@@ -83,6 +83,12 @@ def test_enroll_recognize_people_and_annotate(tmp_path: Path, faces_dir: Path,
     assert {"event_id", "similarity", "threshold", "margin", "box", "second"} <= set(
         output["faces"][0])
     assert image_shape(annotated) == image_shape(probe)
+    assert set(output["faces"][0]["scores"]) == {"mobilefacenet-192", "dlib-resnet-128"}
+    fast = run("recognize", probe, "--json", "--mode", "fast", data_dir=tmp_path)
+    assert fast.returncode == 0, fast.stderr
+    [fast_output] = json.loads(fast.stdout)
+    assert [f["person"] for f in fast_output["faces"] if f["known"]] == ["barack_obama"]
+    assert set(fast_output["faces"][0]["scores"]) == {"mobilefacenet-192"}
 
     listed = json.loads(run("people", "list", "--json", data_dir=tmp_path).stdout)
     assert [(p["person"], p["face_count"]) for p in listed] == [("barack_obama", 1)]
@@ -139,6 +145,15 @@ def test_evaluate_json_and_histogram(tmp_path: Path, faces_dir: Path) -> None:
     assert report["stranger_rejection"] == 1.0
     assert report["suggested_threshold"] < report["threshold"]
     assert report["suggested_threshold"] >= SAFE_THRESHOLD_FLOOR
+    # each model alone and the fusion, side by side; the top-level figures are the fusion's
+    assert report["mode"] == "accurate"
+    assert list(report["models"]) == ["mobilefacenet-192", "dlib-resnet-128", "fused"]
+    assert report["models"]["fused"]["eer_threshold"] == report["eer_threshold"]
+    for column in report["models"].values():
+        assert column["impostor_max"] < column["genuine_min"]
+    text = run("evaluate", faces_dir / "people", "--seed", "1", "--mode", "fast")
+    assert "fused" not in text.stdout
+    assert "known accepted             100.0%" in text.stdout
     assert report["histogram"] == str(plot)
     assert len(image_shape(plot)) == 3
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from known_faces.errors import ModelError
-from known_faces.models.catalogue import DETECTOR, EMBEDDER
+from known_faces.models.catalogue import DETECTOR, DLIB_EMBEDDER, EMBEDDER
 from known_faces.models.golden import check_golden_embeddings
 from known_faces.models.install import ModelInstaller, detector_bytes_from_wheel
 from known_faces.paths import default_models_dir
@@ -17,7 +17,8 @@ from known_faces.paths import default_models_dir
 def test_installed_models_verify() -> None:
     """What scripts/setup installed passes sha256 (detector) and golden embeddings (embedder)."""
     statuses = ModelInstaller(default_models_dir(), Path("/nonexistent")).verify()
-    assert [(s.spec.id, s.ok) for s in statuses] == [(DETECTOR.id, True), (EMBEDDER.id, True)]
+    assert [(s.spec.id, s.ok) for s in statuses] == [
+        (DETECTOR.id, True), (EMBEDDER.id, True), (DLIB_EMBEDDER.id, True)]
 
 
 def test_a_different_embedder_fails_the_golden_check(tmp_path: Path) -> None:
@@ -73,7 +74,7 @@ def test_second_install_reuses_what_is_there(tmp_path: Path) -> None:
     """Installed and verified models are not fetched again (no cache, no network needed)."""
     models = tmp_path / "models"
     models.mkdir()
-    for spec in (DETECTOR, EMBEDDER):
+    for spec in (DETECTOR, EMBEDDER, DLIB_EMBEDDER):
         (models / spec.file).write_bytes((default_models_dir() / spec.file).read_bytes())
     (models / "models.json").write_bytes((default_models_dir() / "models.json").read_bytes())
     lines: list[str] = []

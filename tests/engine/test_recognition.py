@@ -13,14 +13,23 @@ from known_faces.pipeline.match import MatchSettings
 from known_faces.pipeline.results import FaceStatus
 from known_faces.publish import payloads
 from known_faces.recognizer import Recognizer
+from known_faces.store.gallery import Gallery
 from tests.photos import manifest
 
 EVENT_FIELDS = {
     "event_id", "snapshot_id", "camera", "time", "known", "person", "name", "similarity",
     "threshold", "margin", "second", "best_guess", "box", "face_px", "detection_score",
     "face_count", "source", "model", "latency_ms", "status", "visitor", "visitor_sightings",
-    "visitor_sightings_24h",
+    "visitor_sightings_24h", "scores",
 }
+
+
+@pytest.fixture(params=["accurate", "fast"])
+def recognizer(request: pytest.FixtureRequest, engine: Engine, fast_engine: Engine,
+               gallery: Gallery) -> Recognizer:
+    """Every test here runs in both modes: MobileFaceNet and dlib fused, and MobileFaceNet
+    alone; the default thresholds must hold in each."""
+    return Recognizer(engine if request.param == "accurate" else fast_engine, gallery)
 
 
 def group_cases() -> list[Any]:
@@ -139,6 +148,10 @@ def test_event_fields_follow_the_contract(
     assert all(set(face) == EVENT_FIELDS for face in answered)
     for event in events:
         assert set(event) == EVENT_FIELDS
+        # each model's cosine behind the (fused) similarity, for diagnosis
+        assert set(event["scores"]) == set(recognizer.engine.model_ids)
+        if len(event["scores"]) == 1:
+            assert event["scores"][recognizer.engine.model_id] == event["similarity"]
         assert event["camera"] == "door"
         assert event["source"] == "mqtt"
         assert event["face_count"] == group["faces"]

@@ -76,6 +76,7 @@ def test_tls_port_default() -> None:
     ("match_treshold: 0.5", "unknown option 'match_treshold'"),
     ("embedder_preprocessing: 'YUV,0,1'", "invalid option 'embedder_preprocessing'"),
     ("embedder_preprocessing: 'RGB,127.5,0'", "invalid option 'embedder_preprocessing'"),
+    ("mode: precise", "invalid option 'mode'"),
     ("- just a list", "must hold a mapping"),
     ("key: [unclosed", "is not valid YAML"),
 ])
@@ -165,3 +166,9 @@ def test_embedder_options_from_the_environment() -> None:
     assert settings.embedder_file == Path("/share/m.onnx")
     assert settings.embedder_preprocessing == "BGR,127.5,127.5"
     assert load_settings(environ={}).embedder_file is None
+
+
+def test_mode_defaults_to_accurate_and_takes_fast() -> None:
+    """Fusion is on unless the user asks for MobileFaceNet alone (option, variable)."""
+    assert load_settings(environ={}).mode == "accurate"
+    assert load_settings(environ={"KNOWN_FACES_MODE": "fast"}).mode == "fast"

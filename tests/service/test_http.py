@@ -318,3 +318,22 @@ def test_enroll_by_name_creates_the_person_only_with_an_accepted_face(
     assert again.json()["person"] == {**created.json()["person"], "face_count": 2}
     missing = api.http("POST", "/enroll", photo(OBAMA_1))
     assert (missing.status, missing.json()["error"]) == (400, "invalid_name")
+
+
+def test_a_photo_unlike_the_persons_others_is_refused_unless_forced(
+        api: ServiceRunner, photo: Photo) -> None:
+    """Joe Biden's photo added to Barack Obama is refused as does_not_match_person and changes
+    nothing; with force=true it is added and answered with the warning (both routes)."""
+    slug = enroll(api, "Barack Obama", photo(OBAMA_1))
+    refused = api.http("POST", f"/people/{slug}/faces", photo(BIDEN_1))
+    assert (refused.status, refused.json()["error"]) == (422, "does_not_match_person")
+    assert api.http("GET", f"/people/{slug}").json()["face_count"] == 1
+    by_name = api.http("POST", "/enroll?name=Barack%20Obama", photo(BIDEN_1))
+    assert (by_name.status, by_name.json()["error"]) == (422, "does_not_match_person")
+    forced = api.http("POST", f"/people/{slug}/faces?force=true", photo(BIDEN_1))
+    assert forced.status == 201, forced.json()
+    assert forced.json()["warning"] == "does_not_match_person"
+    assert forced.json()["person"]["face_count"] == 2
+    genuine = api.http("POST", "/enroll?name=Barack%20Obama&force=true", photo(OBAMA_2))
+    assert genuine.status == 201
+    assert "warning" not in genuine.json()

@@ -24,7 +24,7 @@ EVENT_FIELDS = {
     "event_id", "snapshot_id", "camera", "time", "known", "person", "name", "similarity",
     "threshold", "margin", "second", "best_guess", "box", "face_px", "detection_score",
     "face_count", "source", "model", "latency_ms", "status", "visitor", "visitor_sightings",
-    "visitor_sightings_24h",
+    "visitor_sightings_24h", "scores",
 }
 
 Start = Callable[..., ServiceRunner]
@@ -55,6 +55,7 @@ def test_known_person_event_has_every_design_field(start_service: Start, listen:
     assert event["margin"] == 0.08
     assert event["source"] == "mqtt"
     assert event["model"] == runner.service.engine.model_id
+    assert set(event["scores"]) == set(runner.service.engine.model_ids)
     assert event["face_count"] == 1
     assert event["face_px"] >= 40
     assert len(event["box"]) == 4
@@ -130,7 +131,7 @@ def test_retained_gallery_camera_person_and_status(start_service: Start, listen:
 
     crop = cv2.imdecode(np.frombuffer(late.on(topics.camera_face("door")).payload, np.uint8),
                         cv2.IMREAD_COLOR)
-    assert crop.shape == (112, 112, 3)
+    assert crop.shape == (224, 224, 3)  # the loose crop the gallery stores
     announce = late.on(topics.announce).json()
     assert set(announce) == {"instance_id", "url", "version", "topic_prefix"}
     assert announce["topic_prefix"] == topics.prefix

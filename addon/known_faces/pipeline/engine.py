@@ -1,6 +1,9 @@
 """The recognition pipeline without a gallery: decode → detect → align → quality → embed.
 
-``Engine`` owns the two ONNX sessions, created once. Its methods are plain functions of their
+``Engine`` owns the ONNX sessions, created once: the detector, the primary embedder
+(MobileFaceNet or the user's) and, in ``accurate`` mode, dlib's ResNet, whose score is fused
+with the primary's (DESIGN §3). Each embedder runs once per snapshot on a batch of all the
+gated faces' chips. Its methods are plain functions of their
 inputs, safe to call from several worker threads at once (ONNX Runtime sessions are), and are
 what the CLI, the service and the benchmark share.
 """
@@ -17,9 +20,18 @@ import cv2
 import numpy as np
 
 from ..errors import EnrollmentRejected, InvalidImage, ModelError
-from ..models.catalogue import DETECTOR, EMBEDDER, ModelSpec
+from ..models.catalogue import DETECTOR, DLIB_EMBEDDER, EMBEDDER, ModelSpec
 from ..paths import default_models_dir
-from .align import align_face
+from .align import (
+    ARCFACE_CHIP,
+    CHIPS,
+    STORED_CHIP,
+    chip_from_stored,
+    cut_chip,
+    similarity_transform,
+    stored_matrix,
+    warp,
+)
 from .decode import decode_reduced, memory_slot
 from .detect import RetinaFaceDetector
 from .embed import Embedder
@@ -27,6 +39,8 @@ from .quality import QualityGates, enrollment_problem, measure, recognition_stat
 from .results import DetectedFace
 
 StageTimes = dict[str, float]
+#: ``accurate``: MobileFaceNet and dlib fused; ``fast``: the primary embedder alone.
+MODES = ("accurate", "fast")
 # A large JPEG keeps at least this many times the detector's long side when decoded reduced.
 REDUCED_DECODE_FACTOR = 4
 
@@ -64,14 +78,25 @@ def decode_crop(data: bytes) -> np.ndarray:
     return np.asarray(image)
 
 
+def load_embedder(models_dir: Path, spec: ModelSpec, threads: int) -> Embedder:
+    """A session on a catalogue (or the user's) embedder, with its chip's size."""
+    if spec.preprocessing is None:
+        raise ModelError(f"{spec.id} declares no preprocessing")
+    return Embedder(models_dir / spec.file, spec.preprocessing, spec.id, threads=threads,
+                    size=CHIPS[spec.chip].size)
+
+
 class Engine:
-    """Detector + embedder + quality gates."""
+    """Detector + embedders + quality gates. ``embedder`` is the primary one; ``embedders``
+    all of them, the primary first, with the chip each takes."""
 
     def __init__(self, detector: RetinaFaceDetector, embedder: Embedder,
-                 gates: QualityGates | None = None) -> None:
+                 gates: QualityGates | None = None, *,
+                 extra: tuple[tuple[Embedder, str], ...] = ()) -> None:
         self.detector = detector
         self.embedder = embedder
         self.gates = gates or QualityGates()
+        self.embedders = ((embedder, ARCFACE_CHIP.name), *extra)
 
     @classmethod
     def load(
@@ -82,21 +107,37 @@ class Engine:
         detector_size: int = 640,
         gates: QualityGates | None = None,
         embedder: ModelSpec = EMBEDDER,
+        mode: str = "accurate",
     ) -> Engine:
         """Sessions on the installed catalogue models (``known-faces models install``), or on
-        a user's own embedder (``catalogue.custom_embedder``)."""
+        a user's own embedder (``catalogue.custom_embedder``). ``accurate`` adds dlib's ResNet
+        to the catalogue's MobileFaceNet; a user's embedder has no impostor statistics to fuse
+        by, so it always runs alone, as ``fast`` does."""
+        if mode not in MODES:
+            raise ModelError(f"mode '{mode}' is not one of {', '.join(MODES)}")
         models_dir = models_dir or default_models_dir()
-        if embedder.preprocessing is None:
-            raise ModelError(f"{embedder.id} declares no preprocessing")
+        primary = load_embedder(models_dir, embedder, threads)
         detector = RetinaFaceDetector(models_dir / DETECTOR.file, long_side=detector_size,
                                       threads=threads)
-        return cls(detector, Embedder(models_dir / embedder.file, embedder.preprocessing,
-                                      embedder.id, threads=threads), gates)
+        extra: tuple[tuple[Embedder, str], ...] = ()
+        if mode == "accurate" and embedder is EMBEDDER:
+            extra = ((load_embedder(models_dir, DLIB_EMBEDDER, threads), DLIB_EMBEDDER.chip),)
+        return cls(detector, primary, gates, extra=extra)
 
     @property
     def model_id(self) -> str:
         """Which embedder made the vectors (the gallery tags them with it)."""
         return self.embedder.model_id
+
+    @property
+    def model_ids(self) -> tuple[str, ...]:
+        """Every embedder's model id, the primary first."""
+        return tuple(embedder.model_id for embedder, _ in self.embedders)
+
+    @property
+    def mode(self) -> str:
+        """``accurate`` when a second embedder is fused, else ``fast``."""
+        return "accurate" if len(self.embedders) > 1 else "fast"
 
     def faces(self, image: np.ndarray, stages: StageTimes | None = None) -> list[DetectedFace]:
         """Every face of an image with its quality verdict; faces that pass the gates also get
@@ -107,18 +148,37 @@ class Engine:
         found = []
         with timed(stages, "align"):
             for det in detections:
-                crop = align_face(image, det.landmarks)
-                quality = measure(det.box, det.score, det.landmarks, crop)
+                arcface = similarity_transform(det.landmarks.astype(np.float64),
+                                               ARCFACE_CHIP.template)
+                chips = {ARCFACE_CHIP.name: warp(image, arcface, ARCFACE_CHIP.size)}
+                quality = measure(det.box, det.score, det.landmarks, chips[ARCFACE_CHIP.name])
+                rejection = recognition_status(quality, self.gates)
+                if rejection is None:
+                    for _, chip in self.embedders[1:]:
+                        chips[chip] = cut_chip(image, det.landmarks, CHIPS[chip])
                 box = (round(float(det.box[0])), round(float(det.box[1])),
                        round(float(det.box[2])), round(float(det.box[3])))
-                found.append((box, det.landmarks, quality, crop,
-                              recognition_status(quality, self.gates)))
-        passed = [crop for _, _, _, crop, rejection in found if rejection is None]
+                stored = warp(image, stored_matrix(arcface), STORED_CHIP.size)
+                found.append((box, det.landmarks, quality, stored, rejection, chips))
+        passed = [chips for *_, rejection, chips in found if rejection is None]
         with timed(stages, "embed"):
-            vectors = iter(self.embedder.embed(np.stack(passed)) if passed else [])
-        return [DetectedFace(box, landmarks, quality, crop, rejection,
-                             None if rejection is not None else next(vectors))
-                for box, landmarks, quality, crop, rejection in found]
+            vectors = self._embed_chips(passed)
+        faces, index = [], 0
+        for box, landmarks, quality, crop, rejection, chips in found:
+            embeddings: dict[str, np.ndarray] = {}
+            if rejection is None:
+                embeddings = {model: rows[index] for model, rows in vectors.items()}
+                index += 1
+            faces.append(DetectedFace(box, landmarks, quality, crop, rejection,
+                                      embeddings.get(self.model_id), embeddings, chips))
+        return faces
+
+    def _embed_chips(self, faces: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """Every embedder on its chips of ``faces``, one batch each: model id → N×D."""
+        if not faces:
+            return {}
+        return {embedder.model_id: embedder.embed(np.stack([f[chip] for f in faces]))
+                for embedder, chip in self.embedders}
 
     def analyse(self, data: bytes, stages: StageTimes | None = None) -> list[DetectedFace]:
         """Decode snapshot bytes and return ``faces`` of it, in the snapshot's own pixels.
@@ -155,5 +215,13 @@ class Engine:
         return face
 
     def embed_crops(self, crops: list[np.ndarray]) -> np.ndarray:
-        """Embeddings of stored aligned crops (re-embedding after a model change)."""
-        return self.embedder.embed(np.stack(crops))
+        """The primary embedder's vectors of stored crops (re-embedding after a model change)."""
+        return self.embed_stored(crops, self.model_id)
+
+    def embed_stored(self, crops: list[np.ndarray], model: str) -> np.ndarray:
+        """``model``'s vectors of stored crops, its chip cut again from each (a crop's size
+        says its template: ``align.STORED_TEMPLATES``)."""
+        for embedder, chip in self.embedders:
+            if embedder.model_id == model:
+                return embedder.embed(np.stack([chip_from_stored(c, CHIPS[chip]) for c in crops]))
+        raise ModelError(f"the engine does not run {model}")

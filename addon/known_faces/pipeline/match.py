@@ -8,7 +8,7 @@ running in another thread never sees a half-updated gallery.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,18 +67,25 @@ class Matcher:
     def match(self, queries: np.ndarray, settings: MatchSettings) -> list[Match]:
         """The verdict for each query face."""
         sims = self.person_similarities(queries)
-        return [self._verdict(row, settings) for row in sims]
+        return [verdict(self.people, row, settings) for row in sims]
 
-    def _verdict(self, row: np.ndarray, settings: MatchSettings) -> Match:
-        if row.size == 0:
-            return Match(False, None, None, settings.threshold, settings.margin)
-        order = np.argsort(row)[::-1][:2]
-        best = self._candidate(order[0], row)
-        second = self._candidate(order[1], row) if len(order) > 1 else None
-        lead = best.similarity - (second.similarity if second else -1.0)
-        known = best.similarity >= settings.threshold and lead >= settings.margin
-        return Match(known, best, second, settings.threshold, settings.margin)
 
-    def _candidate(self, index: int, row: np.ndarray) -> Candidate:
-        person = self.people[index]
-        return Candidate(person.slug, person.name, float(row[index]))
+def verdict(people: Sequence[PersonRef], row: np.ndarray, settings: MatchSettings,
+            scores: Mapping[str, np.ndarray] | None = None) -> Match:
+    """Best and runner-up of one face's per-person scores ``row``, named when the best clears
+    the threshold and leads by the margin; ``scores`` (model → that face's per-person cosines)
+    is reported on each candidate when ``row`` is their fusion."""
+    if row.size == 0:
+        return Match(False, None, None, settings.threshold, settings.margin)
+
+    def candidate(index: int) -> Candidate:
+        person = people[index]
+        by_model = {model: float(values[index]) for model, values in (scores or {}).items()}
+        return Candidate(person.slug, person.name, float(row[index]), by_model)
+
+    order = np.argsort(row)[::-1][:2]
+    best = candidate(order[0])
+    second = candidate(order[1]) if len(order) > 1 else None
+    lead = best.similarity - (second.similarity if second else -1.0)
+    known = best.similarity >= settings.threshold and lead >= settings.margin
+    return Match(known, best, second, settings.threshold, settings.margin)

@@ -9,7 +9,7 @@ rewritten by a later layer; the JSON shapes they are published in live in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -28,11 +28,13 @@ class FaceStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A person and their best similarity to a face."""
+    """A person and their best similarity to a face; ``scores`` has each model's best cosine
+    when the similarity is a fusion of several (DESIGN §3), and is empty otherwise."""
 
     person: str
     name: str
     similarity: float
+    scores: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +70,13 @@ class Quality:
 @dataclass(frozen=True, slots=True)
 class DetectedFace:
     """One face as the engine found it: where, how good, and its embedding when it passed the
-    quality gates (``rejection`` is None then; otherwise the gate that refused it)."""
+    quality gates (``rejection`` is None then; otherwise the gate that refused it).
+
+    ``crop`` is what the gallery stores (``align.STORED_CHIP``, loose enough for every
+    embedder's chip); ``chips`` holds each embedder's chip by name (``align.CHIPS``), all cut
+    from the original image; ``embedding`` is the primary embedder's vector and ``embeddings``
+    every embedder's, by model id (the primary's included).
+    """
 
     box: tuple[int, int, int, int]
     landmarks: np.ndarray
@@ -76,6 +84,8 @@ class DetectedFace:
     crop: np.ndarray
     rejection: FaceStatus | None
     embedding: np.ndarray | None = None
+    embeddings: dict[str, np.ndarray] = field(default_factory=dict)
+    chips: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def passed_gates(self) -> bool:

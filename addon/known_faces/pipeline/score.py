@@ -31,10 +31,11 @@ class ImpostorStats:
 
 def fuse(cosines: Mapping[str, np.ndarray], stats: Mapping[str, ImpostorStats],
          reference: ImpostorStats) -> np.ndarray:
-    """The fused score of same-shaped per-model cosine arrays, on the reference's scale."""
+    """The fused score of same-shaped per-model cosine arrays, on the reference's scale. A NaN
+    cosine (that model has no vector of the person) is left out of that entry's mean."""
     if not cosines:
         raise ValueError("fusing needs at least one model's cosines")
-    z = np.mean([stats[model].standardise(values) for model, values in cosines.items()],
+    z = np.nanmean([stats[model].standardise(values) for model, values in cosines.items()],
                 axis=0)
     fused: np.ndarray = (z * reference.sd + reference.mean).astype(np.float32)
     return fused

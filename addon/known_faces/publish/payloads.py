@@ -8,6 +8,7 @@ one contract to agree with.
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -29,6 +30,15 @@ def candidate(value: Candidate | None) -> Payload | None:
         return None
     return {"person": value.person, "name": value.name,
             "similarity": round(value.similarity, 4)}
+
+
+def scores(value: Candidate | None) -> dict[str, float | None] | None:
+    """Each model's cosine behind a fused similarity (None where a model has no vector of
+    that person), for diagnosis; None when the face was not matched."""
+    if value is None:
+        return None
+    return {model: round(score, 4) if math.isfinite(score) else None
+            for model, score in value.scores.items()}
 
 
 def quality(value: Quality) -> Payload:
@@ -55,6 +65,7 @@ def face_fields(result: SnapshotResult, face: FaceResult, event_id: str) -> Payl
         "person": best.person if known and best else None,
         "name": best.name if known and best else None,
         "similarity": round(match.similarity, 4) if match else None,
+        "scores": scores(best),
         "threshold": match.threshold if match else None,
         "margin": match.margin if match else None,
         "second": candidate(match.second) if match else None,

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from ..store.gallery import Face, Gallery, Person
+from ..recognizer import Enrollment
+from ..store.gallery import Gallery
 from ..store.visitors import Visitors
 from .metrics import Metrics
 
@@ -36,11 +37,12 @@ class ApiBackend(Protocol):
     async def gallery_call(self, call: Callable[[Gallery], T], *, changes: bool = False) -> T:
         """Run a gallery call off the event loop."""
 
-    async def enroll(self, slug: str, image: bytes, *, source: str) -> tuple[Face, Person]:
+    async def enroll(self, slug: str, image: bytes, *, source: str,
+                     force: bool = False) -> Enrollment:
         """Quality-gated enrollment of an existing person."""
 
-    async def enroll_by_name(self, name: str, image: bytes, *,
-                             source: str) -> tuple[Face, Person, bool]:
+    async def enroll_by_name(self, name: str, image: bytes, *, source: str,
+                             force: bool = False) -> Enrollment:
         """Atomic enroll-by-name."""
 
     def forget_camera(self, camera: str) -> None:

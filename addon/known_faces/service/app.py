@@ -29,11 +29,11 @@ from ..publish.frigate import FrigatePublisher
 from ..publish.mqtt_results import ResultPublisher
 from ..publish.outbox import Message, Outbox
 from ..publish.topics import Topics
-from ..recognizer import Recognizer
+from ..recognizer import Enrollment, Recognizer
 from ..sources.mqtt_snapshots import SnapshotTopics
 from ..sources.snapshot import Snapshot
 from ..store.archive import export_archive, import_archive
-from ..store.gallery import Face, Gallery, Person
+from ..store.gallery import Gallery
 from ..store.visitors import Visitors
 from ..ui.pages import mount as mount_ui
 from .config import Settings
@@ -328,19 +328,19 @@ class Service:
         finally:
             self.gallery_sync.changed()
 
-    async def enroll(self, slug: str, image: bytes, *, source: str) -> tuple[Face, Person]:
-        """Quality-gated enrollment on a worker thread."""
-        def work() -> tuple[Face, Person]:
-            face = self.recognizer.enroll(slug, image, source=source)
-            return face, self.gallery.person(slug)
+    async def enroll(self, slug: str, image: bytes, *, source: str,
+                     force: bool = False) -> Enrollment:
+        """Quality-gated enrollment on a worker thread; a photo unlike the person's others is
+        refused unless forced."""
+        return await self._on_worker(
+            lambda: self.recognizer.enroll_checked(slug, image, source=source, force=force))
 
-        return await self._on_worker(work)
-
-    async def enroll_by_name(self, name: str, image: bytes, *,
-                             source: str) -> tuple[Face, Person, bool]:
+    async def enroll_by_name(self, name: str, image: bytes, *, source: str,
+                             force: bool = False) -> Enrollment:
         """Atomic enroll-by-name on a worker thread (the person exists only if a face does)."""
         return await self._on_worker(
-            lambda: self.recognizer.enroll_by_name(name, image, source=source))
+            lambda: self.recognizer.enroll_by_name_checked(name, image, source=source,
+                                                           force=force))
 
     async def export_archive(self) -> bytes:
         """The gallery as zip bytes."""
@@ -355,7 +355,7 @@ class Service:
         """Import, then embed what the archive lacks for this model, off the loop."""
         def work() -> tuple[int, int]:
             counts = import_archive(self.gallery, path, mode=mode,
-                                    models={self.engine.model_id: self.engine.embedder.dim})
+                                    models={e.model_id: e.dim for e, _ in self.engine.embedders})
             self.recognizer.refresh()
             return counts
 

@@ -91,6 +91,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         gates=QualityGates(min_face_px=settings.min_face_px,
                            min_detection_score=settings.min_detection_score),
         embedder=embedder_spec(settings.embedder_file, settings.embedder_preprocessing),
+        mode=settings.mode,
     )
     service = Service(settings, engine, supervisor=Supervisor.from_environment())
     asyncio.run(_serve(service))

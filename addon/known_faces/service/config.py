@@ -107,6 +107,8 @@ OPTIONS_SCHEMA = vol.Schema(
         vol.Optional("visitor_threshold", default=VISITOR_THRESHOLD): _unit_float(),
         vol.Optional("visitor_retention_days", default=30): vol.All(
             vol.Coerce(int), vol.Range(min=1, max=3650)),
+        # accurate: MobileFaceNet and dlib's ResNet fused (DESIGN §3); fast: MobileFaceNet only.
+        vol.Optional("mode", default="accurate"): vol.In(("accurate", "fast")),
     }
 )
 
@@ -181,6 +183,7 @@ class Settings:
     visitor_threshold: float
     visitor_retention_days: int
     stream_max_fps: float = 8.0
+    mode: str = "accurate"
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any], *, under_supervisor: bool = False) -> Settings:
@@ -228,6 +231,7 @@ class Settings:
             keep_unknown=data["keep_unknown"],
             visitor_threshold=data["visitor_threshold"],
             visitor_retention_days=data["visitor_retention_days"],
+            mode=data["mode"],
         )
 
 

@@ -47,6 +47,7 @@ from .openapi import openapi_document
 from .routes import API_BASE, INT64_MAX, MAX_ARCHIVE_BYTES, MAX_EVENTS, MAX_JSON_BYTES, ROUTES
 
 if TYPE_CHECKING:
+    from ..recognizer import Enrollment
     from .api_backend import ApiBackend
 
 LOG = logging.getLogger(__name__)
@@ -213,6 +214,11 @@ def ascii_int(raw: str) -> int | None:
     return value if value <= INT64_MAX else None
 
 
+def enrollment_warning(done: Enrollment) -> dict[str, str]:
+    """``{"warning": "does_not_match_person"}`` for a forced photo unlike the person's others."""
+    return {"warning": done.warning} if done.warning else {}
+
+
 def query_bool(request: web.Request, name: str, default: bool) -> bool:
     """A boolean query parameter (1/0, true/false, yes/no, on/off)."""
     raw = request.query.get(name)
@@ -350,10 +356,11 @@ class Api:
         """201 with the face and the updated person; 422 says why a photo was refused."""
         slug = request.match_info["slug"]
         source = request.query.get("source", "http")[:64]
+        force = query_bool(request, "force", False)
         image = await read_image(request)
-        face, person = await self.service.enroll(slug, image, source=source)
-        return web.json_response({"face": face.as_dict(), "person": person.as_dict()},
-                                 status=201)
+        done = await self.service.enroll(slug, image, source=source, force=force)
+        return web.json_response({"face": done.face.as_dict(), "person": done.person.as_dict(),
+                                  **enrollment_warning(done)}, status=201)
 
     async def forget_camera(self, request: web.Request) -> web.Response:
         """204 whether or not the camera ever reported: clearing is idempotent."""
@@ -371,13 +378,15 @@ class Api:
         if name is None:
             raise ApiError(400, InvalidName.code, "the 'name' query parameter is required")
         source = request.query.get("source", "http")[:64]
+        force = query_bool(request, "force", False)
         if "camera" in request.query:
             image = self.camera_frame(request)
         else:
             image = await read_image(request)
-        face, person, created = await self.service.enroll_by_name(name, image, source=source)
-        return web.json_response({"face": face.as_dict(), "person": person.as_dict(),
-                                  "created": created}, status=201)
+        done = await self.service.enroll_by_name(name, image, source=source, force=force)
+        return web.json_response({"face": done.face.as_dict(), "person": done.person.as_dict(),
+                                  "created": done.created, **enrollment_warning(done)},
+                                 status=201)
 
     def camera_frame(self, request: web.Request) -> bytes:
         """The current frame of the stream camera named in the query (enroll the face in

@@ -34,7 +34,8 @@ _STATUS_TEXT = {
     408: "The body stopped arriving",
     409: "Name already taken (assign: use the person's slug)",
     413: "Body too large",
-    422: "Enrollment photo rejected (no_face, several_faces, too_small, blurred, low_quality)",
+    422: "Enrollment photo rejected (no_face, several_faces, too_small, blurred, low_quality, "
+         "does_not_match_person: unlike the person's other photos, add it with force=true)",
     503: "Busy: retry after the Retry-After seconds",
 }
 
@@ -85,6 +86,8 @@ _PERSON = _object({"person": _TEXT, "name": _TEXT,
 _FACE = _object({"id": {"type": "integer", "minimum": 1}, "person": _TEXT, "source": _TEXT,
                  "quality": {"type": "object", "additionalProperties": _NUMBER},
                  "created": _TIME})
+# A forced enrollment of a photo unlike the person's others says so.
+_WARNING = {"warning": {"type": "string", "enum": ["does_not_match_person"]}}
 _SCHEMAS: dict[str, Any] = {
     "Error": _object({"error": _TEXT, "message": _TEXT}),
     "Health": _object({"status": {"type": "string", "enum": ["ok", "degraded"]},
@@ -104,9 +107,9 @@ _SCHEMAS: dict[str, Any] = {
     "People": _object({"people": {"type": "array", "items": _ref("Person")}}),
     "Face": _FACE,
     "Faces": _object({"faces": {"type": "array", "items": _ref("Face")}}),
-    "FaceAdded": _object({"face": _ref("Face"), "person": _ref("Person")}),
+    "FaceAdded": _object({"face": _ref("Face"), "person": _ref("Person")}, _WARNING),
     "Enrolled": _object({"face": _ref("Face"), "person": _ref("Person"),
-                         "created": {"type": "boolean"}}),
+                         "created": {"type": "boolean"}}, _WARNING),
     "Events": _object({"events": {"type": "array", "items": _EVENT}}),
     "Imported": _object({"people": {"type": "integer", "minimum": 0},
                          "faces": {"type": "integer", "minimum": 0}}),

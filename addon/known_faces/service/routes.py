@@ -83,6 +83,9 @@ NAME = Param("name", "string",
              min_length=1, max_length=MAX_NAME_LENGTH, pattern=name_pattern(), required=True)
 _SOURCE = Param("source", "string",
                 "Where the photo came from (kept with the face, cut to 64 characters).", "http")
+_FORCE = Param("force", "boolean",
+               "Add the photo even if it does not resemble the person's other photos (then "
+               "answered with warning: does_not_match_person).", False)
 
 
 _PERSON_ERRORS = (401, 404)
@@ -113,18 +116,19 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/people/{slug}/faces", "add_face",
           "Add a face from a photo showing exactly one clear face.",
           (201, *_BODY_ERRORS, *_PERSON_ERRORS, 413, 422), body=Body.IMAGE, answer="FaceAdded",
-          query=(_SOURCE,)),
+          query=(_SOURCE, _FORCE)),
     Route("POST", "/enroll", "enroll", "Add a photo's face to the person of that name, "
           "creating the person only if the face is accepted; with `camera`, the face in view "
           "of that stream camera instead of a photo.",
           (201, *_BODY_ERRORS, 401, 404, 413, 422), body=Body.IMAGE, answer="Enrolled",
-          query=(NAME, _SOURCE, Param(
+          query=(NAME, _SOURCE, _FORCE, Param(
               "camera", "string", "Enroll from this stream camera's current frame (no body).",
               pattern=CAMERA_RE)), body_required=False),
     Route("DELETE", "/people/{slug}/faces/{face_id}", "delete_face", "Remove one face.",
           (204, *_PERSON_ERRORS)),
     Route("GET", "/people/{slug}/faces/{face_id}/crop", "face_crop",
-          "The aligned 112×112 face crop.", (200, *_PERSON_ERRORS), produces="image/jpeg"),
+          "The aligned face crop (224×224; 112×112 for faces from before the dlib model).",
+          (200, *_PERSON_ERRORS), produces="image/jpeg"),
     Route("DELETE", "/cameras/{camera}", "forget_camera",
           "Clear a camera's retained state and face crop, so Home Assistant removes its "
           "device; it comes back if the camera reports again.", (204, 400, 401)),

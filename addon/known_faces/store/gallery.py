@@ -210,6 +210,12 @@ def vector_blob(vector: np.ndarray) -> bytes:
     return blob
 
 
+def _blobs(model: str, vector: np.ndarray,
+           extra: dict[str, np.ndarray] | None) -> dict[str, bytes]:
+    """A new face's vectors as stored, by model: the primary one and any others."""
+    return {model: vector_blob(vector), **{m: vector_blob(v) for m, v in (extra or {}).items()}}
+
+
 class Gallery:
     """The SQLite gallery of one data directory. Thread-safe; safe beside other processes.
 
@@ -438,9 +444,11 @@ class Gallery:
         model: str,
         source: str,
         quality: dict[str, float],
+        extra: dict[str, np.ndarray] | None = None,
     ) -> Face:
-        """Store a face's crop and its embedding together, in one transaction."""
-        vectors = {model: vector_blob(vector)}
+        """Store a face's crop and its embedding together (and ``extra`` vectors of other
+        models, by model id), in one transaction."""
+        vectors = _blobs(model, vector, extra)
         with self._write() as db:
             face_id = self._insert_face(db, self._person_id(db, slug), crop_jpeg, source,
                                         quality, now_iso(), vectors)
@@ -454,6 +462,7 @@ class Gallery:
         model: str,
         source: str,
         quality: dict[str, float],
+        extra: dict[str, np.ndarray] | None = None,
     ) -> tuple[Face, bool]:
         """Add a face to the person called ``name``, creating them in the same transaction.
 
@@ -462,7 +471,7 @@ class Gallery:
         behind (nor a device that appears and vanishes in Home Assistant).
         """
         name = clean_name(name)
-        vectors = {model: vector_blob(vector)}
+        vectors = _blobs(model, vector, extra)
         with self._write() as db:
             row = db.execute("SELECT slug FROM people WHERE name_key = ?",
                              (name_key(name),)).fetchone()

@@ -15,15 +15,16 @@ import numpy as np
 
 from ..errors import KnownFacesError
 from ..models.catalogue import MODELS
-from ..pipeline.align import CROP_SIZE
+from ..pipeline.align import STORED_TEMPLATES
 from ..pipeline.decode import decode_image
 
 #: How far from 1 a stored vector's L2 norm may be. Our vectors are normalised in float32
 #: (norm 1 ± 1e-6); anything further off was not written by an embedder of this project.
 NORM_TOLERANCE = 1e-3
 
-#: The crop sizes a stored face may have (one today: the ArcFace-aligned crop the engine makes).
-CROP_SIZES = frozenset({CROP_SIZE})
+#: The crop sizes a stored face may have: the loose 224-px crop the engine stores, and the
+#: 112-px ArcFace crop that galleries made before the dlib model stored (``align.STORED_CHIP``).
+CROP_SIZES = frozenset(STORED_TEMPLATES)
 
 #: Dimensions of the catalogue's embedders, for vectors whose model the caller does not run.
 CATALOGUE_DIMS = {m.id: m.embedding_dim for m in MODELS if m.embedding_dim is not None}

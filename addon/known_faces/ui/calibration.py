@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..pipeline.fused_match import FusedMatcher
 from ..pipeline.match import Matcher
+from ..pipeline.score import fuse
 
 MAX_FACES = 1500  # pairs grow as n²: a sample of this many faces answers the same question
 THRESHOLDS = (0.40, 0.45, 0.50, 0.55, 0.60, 0.65, 0.70)
@@ -43,15 +45,21 @@ class Calibration:
     rows: tuple[ThresholdRow, ...]
 
 
-def calibrate(matcher: Matcher, threshold: float, margin: float) -> Calibration:
-    """Pairwise scores of the matcher's vectors (a fixed sample beyond ``MAX_FACES``)."""
-    matrix = matcher.matrix
-    owner = np.repeat(np.arange(len(matcher.people)),
-                      np.diff([*matcher.starts.tolist(), len(matrix)]))
-    if len(matrix) > MAX_FACES:
-        keep = np.sort(np.random.default_rng(0).choice(len(matrix), MAX_FACES, replace=False))
-        matrix, owner = matrix[keep], owner[keep]
-    sims = matrix @ matrix.T
+def calibrate(fused: FusedMatcher, threshold: float, margin: float) -> Calibration:
+    """Pairwise scores of the gallery's faces (a fixed sample beyond ``MAX_FACES``), fused over
+    every model whose vectors cover the same faces as the reference model's, so the charts
+    show the score ``match_threshold`` is compared with."""
+    reference = fused.matchers[fused.models[0]]
+    models = [m for m in fused.models if _same_faces(fused.matchers[m], reference)]
+    owner = np.repeat(np.arange(len(reference.people)),
+                      np.diff([*reference.starts.tolist(), len(reference.matrix)]))
+    keep = np.arange(len(owner))
+    if len(keep) > MAX_FACES:
+        keep = np.sort(np.random.default_rng(0).choice(len(keep), MAX_FACES, replace=False))
+    owner = owner[keep]
+    cosines = {m: fused.matchers[m].matrix[keep] @ fused.matchers[m].matrix[keep].T
+               for m in models}
+    sims = fuse(cosines, fused.stats, fused.reference)
     same = owner[:, None] == owner[None, :]
     upper = np.triu(np.ones_like(same), k=1)
     genuine, impostor = sims[same & upper], sims[~same & upper]
@@ -63,7 +71,15 @@ def calibrate(matcher: Matcher, threshold: float, margin: float) -> Calibration:
     leads = (best_genuine - rival)[has_pair]
     rows = tuple(_row(t, margin, genuine, impostor, best_genuine[has_pair], rival[has_pair])
                  for t in sorted({*THRESHOLDS, round(threshold, 2)}))
-    return Calibration(len(set(owner.tolist())), len(matrix), genuine, impostor, leads, rows)
+    return Calibration(len(set(owner.tolist())), len(owner), genuine, impostor, leads, rows)
+
+
+def _same_faces(matcher: Matcher, reference: Matcher) -> bool:
+    """Whether a model's matrix holds a vector of each of the reference's faces, in order
+    (a face whose other vector is missing or unusable breaks the row-by-row pairing)."""
+    return (len(matcher.matrix) == len(reference.matrix)
+            and [p.slug for p in matcher.people] == [p.slug for p in reference.people]
+            and np.array_equal(matcher.starts, reference.starts))
 
 
 def _row(threshold: float, margin: float, genuine: np.ndarray, impostor: np.ndarray,

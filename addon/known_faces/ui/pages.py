@@ -193,17 +193,16 @@ class Pages:
         if type(index) is not int or not 0 <= index < len(view.result.faces):
             raise ApiError(404, "unknown_face", f"the last snapshot of {camera} has no such face")
         image = await asyncio.to_thread(face_region, view, index)
-        face, person, created = await self.service.enroll_by_name(name, image,
-                                                                  source=f"camera:{camera}")
-        return web.json_response({"face": face.as_dict(), "person": person.as_dict(),
-                                  "created": created}, status=201)
+        done = await self.service.enroll_by_name(name, image, source=f"camera:{camera}")
+        return web.json_response({"face": done.face.as_dict(), "person": done.person.as_dict(),
+                                  "created": done.created}, status=201)
 
     # -- calibration and health --------------------------------------------------------------
     async def calibration(self, request: web.Request) -> web.Response:
         """Genuine and impostor score histograms of the gallery with the settings marked."""
         settings = self.service.settings
-        matcher = self.service.recognizer.matcher
-        result = await asyncio.to_thread(calibrate, matcher, settings.match_threshold,
+        fused = self.service.recognizer.fused
+        result = await asyncio.to_thread(calibrate, fused, settings.match_threshold,
                                          settings.margin)
         scores = histogram_svg({"genuine": result.genuine, "impostor": result.impostor},
                                {"threshold": settings.match_threshold}, low=-0.25, high=1.0,
