@@ -76,15 +76,30 @@ class KnownFacesClient:
         people: list[dict[str, Any]] = data["people"]
         return people
 
-    async def enroll(self, name: str, image: bytes, source: str) -> dict[str, Any]:
+    async def enroll(
+        self,
+        name: str,
+        image: bytes | None,
+        source: str,
+        *,
+        force: bool = False,
+        stream_camera: str | None = None,
+    ) -> dict[str, Any]:
         """Add a face to the person of that name, creating them only if the face is accepted.
 
-        One request, so a refused face never leaves a person behind (`POST /enroll`). The
-        answer has `face`, `person` and `created`.
+        One request, so a refused face never leaves a person behind (`POST /enroll`). Without
+        an image, the face in view of the service's stream camera `stream_camera`. `force`
+        takes a photo unlike the person's others (answered with a `warning`). The answer has
+        `face`, `person`, `created` and maybe `warning`.
         """
+        params = {"name": name, "source": source}
+        if force:
+            params["force"] = "true"
+        if stream_camera is not None:
+            params["camera"] = stream_camera
         try:
             result: dict[str, Any] = await self._request(
-                "POST", "/enroll", params={"name": name, "source": source}, data=image
+                "POST", "/enroll", params=params, data=image if image is not None else b""
             )
         except RequestRejected as err:
             if err.status == 404 and err.code == "not_found":
@@ -108,10 +123,14 @@ class KnownFacesClient:
         empty payloads), so its device does not come back at the next restart."""
         await self._request("DELETE", f"/cameras/{camera}")
 
-    async def add_face(self, slug: str, image: bytes, source: str) -> dict[str, Any]:
-        """Enroll one face image for a person (quality-gated by the service)."""
+    async def add_face(
+        self, slug: str, image: bytes, source: str, *, force: bool = False
+    ) -> dict[str, Any]:
+        """Enroll one face image for a person (quality-gated by the service; `force` takes a
+        photo unlike the person's others)."""
+        params = {"source": source, **({"force": "true"} if force else {})}
         result: dict[str, Any] = await self._request(
-            "POST", f"/people/{slug}/faces", params={"source": source}, data=image
+            "POST", f"/people/{slug}/faces", params=params, data=image
         )
         return result
 

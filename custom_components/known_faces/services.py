@@ -46,6 +46,8 @@ ATTR_PERSON = "person"
 ATTR_FILE_PATH = "file_path"
 ATTR_CAMERA = "camera"
 ATTR_URL = "url"
+ATTR_STREAM_CAMERA = "stream_camera"
+ATTR_FORCE = "force"
 ATTR_PUBLISH = "publish"
 ATTR_VISITOR = "visitor"
 ATTR_IGNORED = "ignored"
@@ -70,6 +72,9 @@ USER_ERROR_KEYS: dict[str, str] = {
     "duplicate_name": "duplicate_name",
     "invalid_name": "invalid_name",
     "unknown_visitor": "unknown_visitor",
+    "does_not_match_person": "does_not_match_person",
+    "unknown_camera": "unknown_stream_camera",
+    "no_frame": "no_frame",
 }
 
 # Optional: with a single Known Faces service, YAML automations need not name its entry id.
@@ -81,7 +86,16 @@ _IMAGE_SOURCE: dict[vol.Marker, Any] = {
     vol.Optional(ATTR_CAMERA): cv.entity_domain("camera"),
     vol.Optional(ATTR_URL): cv.url,
 }
-ENROLL_SCHEMA = vol.Schema({**_ENTRY, vol.Required(ATTR_NAME): cv.string, **_IMAGE_SOURCE})
+ENROLL_SCHEMA = vol.Schema(
+    {
+        **_ENTRY,
+        vol.Required(ATTR_NAME): cv.string,
+        **_IMAGE_SOURCE,
+        # A camera the service itself reads a stream of: the face in view now (DESIGN §11).
+        vol.Optional(ATTR_STREAM_CAMERA): cv.matches_regex(r"^[A-Za-z0-9_\-]{1,64}$"),
+        vol.Optional(ATTR_FORCE, default=False): cv.boolean,
+    }
+)
 FORGET_SCHEMA = vol.Schema({**_ENTRY, vol.Required(ATTR_PERSON): cv.string})
 RENAME_SCHEMA = vol.Schema(
     {**_ENTRY, vol.Required(ATTR_PERSON): cv.string, vol.Required(ATTR_NAME): cv.string}
@@ -114,23 +128,41 @@ def async_setup_services(hass: HomeAssistant) -> None:
     async def enroll(call: ServiceCall) -> ServiceResponse:
         entry = _loaded_entry(hass, call)
         client = entry.runtime_data.client
-        image, source = await _async_read_image(hass, call)
+        stream_camera: str | None = call.data.get(ATTR_STREAM_CAMERA)
+        if stream_camera is None:
+            image: bytes | None
+            image, source = await _async_read_image(hass, call)
+        elif any(call.data.get(key) for key in (ATTR_FILE_PATH, ATTR_CAMERA, ATTR_URL)):
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="one_image_source"
+            )
+        else:
+            image, source = None, "home_assistant:stream"
         name = call.data[ATTR_NAME].strip()
+        force = call.data[ATTR_FORCE]
         async with translate_errors(hass, entry):
-            slug = _slug_of(await client.people(), name)
+            people = await client.people()
+            slug = _slug_of(people, name)
             # By name the service decides atomically: a refused face creates nobody, so no
-            # device appears and vanishes again.
-            if slug is None:
-                result = await client.enroll(name, image, source)
+            # device appears and vanishes again. The face in view of a stream camera is only
+            # taken by name (the service reads the frame).
+            if slug is None or image is None:
+                known = next((p["name"] for p in people if p.get("person") == slug), name)
+                result = await client.enroll(
+                    str(known), image, source, force=force, stream_camera=stream_camera
+                )
             else:
-                result = await client.add_face(slug, image, source)
+                result = await client.add_face(slug, image, source, force=force)
         person = result["person"]
-        return {
+        answer: dict[str, Any] = {
             "person": person["person"],
             "name": person["name"],
             "created": bool(result.get("created", False)),
             "face": result.get("face"),
         }
+        if result.get("warning"):
+            answer["warning"] = result["warning"]
+        return answer
 
     async def forget(call: ServiceCall) -> None:
         entry = _loaded_entry(hass, call)

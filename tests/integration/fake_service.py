@@ -17,6 +17,10 @@ TOKEN = "s3cret-token"
 INSTANCE_ID = "7d1c3a2e-1f4b-4f0e-9c55-2b6d8e0a4f11"
 REJECTIONS = {"no_face", "several_faces", "too_small", "blurred", "low_quality"}
 IMAGE = b"\xff\xd8\xff\xe0 a jpeg of alice"
+# A photo the service finds unlike the person's other photos (`does_not_match_person`).
+SOMEONE_ELSE = b"\xff\xd8\xff\xe0 a jpeg of someone else"
+# The service's stream cameras, whose face in view `POST /enroll?camera=` takes.
+STREAM_CAMERAS = {"front_door"}
 TOPIC_PREFIX = "known_faces"
 
 
@@ -114,7 +118,12 @@ class FakeService:
         if not name:
             return _error(400, "invalid_name")
         body = await request.read()
-        refusal = self._refusal(body)
+        camera = request.query.get("camera")
+        if camera is not None:
+            if camera not in STREAM_CAMERAS:
+                return _error(404, "unknown_camera", "no stream camera of this name")
+            body = IMAGE  # the face in view
+        refusal = self._refusal(body, request.query.get("force") == "true")
         if refusal is not None:
             return refusal
         person = next(
@@ -124,7 +133,10 @@ class FakeService:
         if person is None:
             person = self.add_person(name)
         face = self._store_face(person, body, request.query.get("source", ""))
-        return web.json_response({"face": face, "person": person, "created": created}, status=201)
+        return web.json_response(
+            {"face": face, "person": person, "created": created, **self._warning(body)},
+            status=201,
+        )
 
     async def _rename(self, request: web.Request) -> web.Response:
         person = self.people.get(request.match_info["slug"])
@@ -146,15 +158,24 @@ class FakeService:
         if person is None:
             return _error(404, "unknown_person")
         body = await request.read()
-        refusal = self._refusal(body)
+        refusal = self._refusal(body, request.query.get("force") == "true")
         if refusal is not None:
             return refusal
         face = self._store_face(person, body, request.query.get("source", ""))
-        return web.json_response({"face": face, "person": person}, status=201)
+        return web.json_response(
+            {"face": face, "person": person, **self._warning(body)}, status=201
+        )
 
     @staticmethod
-    def _refusal(body: bytes) -> web.Response | None:
+    def _warning(body: bytes) -> dict[str, str]:
+        """A forced photo unlike the person's others is taken with a warning."""
+        return {"warning": "does_not_match_person"} if body == SOMEONE_ELSE else {}
+
+    @staticmethod
+    def _refusal(body: bytes, force: bool = False) -> web.Response | None:
         """The service's answer to an image it does not take, or None to take it."""
+        if body == SOMEONE_ELSE and not force:
+            return _error(422, "does_not_match_person", "score 0.21 under 0.55")
         if body == b"huge":
             return _error(413, "too_large")
         if body == b"odd":

@@ -13,10 +13,16 @@ from .test_entities import DOOR_EVENT, DOOR_PERSON, detected
 
 def camera_state(**overrides: object) -> str:
     """A retained `camera/<camera>/state` payload as the service publishes it."""
-    payload = {"camera": "front_door", "time": "2026-11-23T13:45:12+00:00", "snapshot_id": "s",
-               "face_count": 1, "unknown": 0, "face_time": None,
-               "people": [{"person": "alice", "name": "Alice", "similarity": 0.7}],
-               "frigate_event_id": "1700000000.1-abc"}
+    payload = {
+        "camera": "front_door",
+        "time": "2026-11-23T13:45:12+00:00",
+        "snapshot_id": "s",
+        "face_count": 1,
+        "unknown": 0,
+        "face_time": None,
+        "people": [{"person": "alice", "name": "Alice", "similarity": 0.7}],
+        "frigate_event_id": "1700000000.1-abc",
+    }
     payload.update(overrides)
     return json.dumps(payload)
 

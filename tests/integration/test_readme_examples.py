@@ -117,16 +117,22 @@ async def test_frigate_clip_link_with_the_name(hass: HomeAssistant, configured: 
     """One notification per Frigate event with a known person: the name and the clip's link."""
     notify = async_mock_service(hass, "notify", "mobile_app_phone")
     async_mock_service(hass, "light", "turn_on")
-    answer = {"type": "new", "frigate_event_id": "1700000000.1-abc", "camera": "front_door",
-              "verdict": "known", "person": "alice", "name": "Alice", "score": 0.87}
+    answer = {
+        "type": "new",
+        "frigate_event_id": "1700000000.1-abc",
+        "camera": "front_door",
+        "verdict": "known",
+        "person": "alice",
+        "name": "Alice",
+        "score": 0.87,
+    }
     async_fire_mqtt_message(hass, "known_faces/event/frigate", json.dumps(answer))
     for other in ({**answer, "type": "end"}, {**answer, "verdict": "unknown", "name": None}):
         async_fire_mqtt_message(hass, "known_faces/event/frigate", json.dumps(other))
     await hass.async_block_till_done()
     assert len(notify) == 1
     assert notify[0].data["message"] == "Alice at the front door"
-    assert notify[0].data["data"]["url"] == (
-        "/api/frigate/notifications/1700000000.1-abc/clip.mp4")
+    assert notify[0].data["data"]["url"] == ("/api/frigate/notifications/1700000000.1-abc/clip.mp4")
     assert notify[0].data["data"]["tag"] == "1700000000.1-abc"
 
 

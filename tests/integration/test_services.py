@@ -18,7 +18,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.known_faces.const import DOMAIN
 
-from .fake_service import IMAGE, INSTANCE_ID, TOKEN, FakeService
+from .fake_service import IMAGE, INSTANCE_ID, SOMEONE_ELSE, TOKEN, FakeService
 
 
 @pytest.fixture
@@ -102,6 +102,63 @@ async def test_enroll_existing_person_by_name(
     assert response["created"] is False
     assert len(fake_service.people) == 1
     assert fake_service.people["alice"]["face_count"] == 1
+
+
+async def test_enroll_a_photo_unlike_the_person_needs_force(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    fake_service: FakeService,
+    allowed_image: Path,
+) -> None:
+    """The service refuses a photo unlike the person's others (a wrong photo poisons the
+    gallery): a translated validation error; with `force` it is added, with the warning."""
+    fake_service.add_person("Alice")
+    await hass.async_add_executor_job(allowed_image.write_bytes, SOMEONE_ELSE)
+    data = {"config_entry": entry.entry_id, "name": "Alice", "file_path": str(allowed_image)}
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "enroll", data, return_response=True)
+    _check_error(err, "does_not_match_person", user_error=True)
+    assert fake_service.people["alice"]["face_count"] == 0
+    response = await _call(hass, "enroll", {**data, "force": True}, return_response=True)
+    assert response["warning"] == "does_not_match_person"
+    assert fake_service.people["alice"]["face_count"] == 1
+    assert fake_service.requests[-1] == "POST /api/v1/people/alice/faces"
+
+
+async def test_enroll_the_face_in_view_of_a_stream_camera(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_service: FakeService, allowed_image: Path
+) -> None:
+    """`stream_camera` names one of the service's stream cameras: the service takes its
+    current frame (no image is sent), by name, creating the person only if it is accepted."""
+    response = await _call(
+        hass,
+        "enroll",
+        {"config_entry": entry.entry_id, "name": "Alice", "stream_camera": "front_door"},
+        return_response=True,
+    )
+    assert (response["person"], response["created"]) == ("alice", True)
+    assert fake_service.requests[-1] == "POST /api/v1/enroll"
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(
+            hass,
+            "enroll",
+            {"config_entry": entry.entry_id, "name": "Bob", "stream_camera": "attic"},
+            return_response=True,
+        )
+    _check_error(err, "unknown_stream_camera", user_error=True)
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(
+            hass,
+            "enroll",
+            {
+                "config_entry": entry.entry_id,
+                "name": "Bob",
+                "stream_camera": "front_door",
+                "file_path": str(allowed_image),
+            },
+        )
+    _check_error(err, "one_image_source", user_error=True)
+    assert list(fake_service.people) == ["alice"]
 
 
 async def test_enroll_existing_person_by_slug(
