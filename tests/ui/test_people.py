@@ -15,6 +15,7 @@ from .conftest import Ui
 
 OBAMA_1 = "people/barack_obama/barack_obama_1.jpg"
 OBAMA_2 = "people/barack_obama/barack_obama_2.jpg"
+BIDEN_1 = "people/joe_biden/joe_biden_1.jpg"
 GROUP = "groups/compreface_010_2.jpg"
 
 
@@ -89,3 +90,24 @@ def test_enroll_through_the_upload_form_then_rename_and_forget(
         "Failed to load resource: the server responded with a status of 401 (Unauthorized)",
         "Failed to load resource: the server responded with a status of 422 "
         "(Unprocessable Entity)"], ui.errors
+
+
+def test_a_photo_unlike_the_person_is_refused_until_the_user_says_it_is_them(
+        start_service: Callable[..., ServiceRunner], open_ui: Callable[..., Ui],
+        faces_dir: Path, photo: Callable[[str], bytes]) -> None:
+    """Biden's photo added to Obama (the commonest way a gallery gets poisoned) is refused
+    with the reason; ticking the box adds it, with the warning shown."""
+    runner = start_service()
+    assert runner.http("POST", "/enroll?name=Barack%20Obama", photo(OBAMA_1)).status == 201
+    ui = open_ui(runner)
+    ui.login(runner.service.token)
+    ui.go("people/barack_obama")
+    ui.page.get_by_label("Add a photo").set_input_files(faces_dir / BIDEN_1)
+    ui.page.get_by_role("button", name="Add", exact=True).click()
+    expect(ui.page.locator("#notice")).to_contain_text("does not resemble")
+    expect(ui.page.locator("#notice")).to_have_class("notice error")
+    assert runner.http("GET", "/people/barack_obama").json()["face_count"] == 1
+    ui.page.get_by_label("Add even if it does not look like their other photos").check()
+    ui.page.get_by_role("button", name="Add", exact=True).click()
+    expect(ui.page.locator("#notice")).to_contain_text("Warning: this photo does not resemble")
+    expect(ui.page.locator("figure.face")).to_have_count(2)

@@ -60,15 +60,22 @@ function reloadWith(message) {
 }
 
 // -- people ------------------------------------------------------------------------------
+const WARNINGS = {
+  does_not_match_person: "this photo does not resemble the person's other photos; check it is them.",
+};
+
 function warningsOf(answer) {
-  const warnings = (answer && (answer.warnings || (answer.face && answer.face.warnings))) || [];
+  const warnings = (answer && (answer.warnings || answer.warning
+    || (answer.face && answer.face.warnings))) || [];
   return (Array.isArray(warnings) ? warnings : [warnings]).map((w) =>
-    typeof w === "string" ? w : w.message || JSON.stringify(w));
+    typeof w === "string" ? WARNINGS[w] || w : w.message || JSON.stringify(w));
 }
 
 function onEnroll(form, url) {
   const data = new FormData();
   data.append("file", form.elements.file.files[0]);
+  // A photo unlike the person's other photos is refused unless the user says it is them.
+  if (form.elements.force && form.elements.force.checked) url += "&force=true";
   run(() => api("POST", url, data), (answer) => {
     const warnings = warningsOf(answer);
     const who = answer.person ? answer.person.name : "the person";
