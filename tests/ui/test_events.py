@@ -66,3 +66,23 @@ def test_events_update_live_and_cameras_show_the_last_snapshot(
     faces = runner.http("GET", "/people/joe_biden/faces").json()["faces"]
     assert [f["source"] for f in faces] == ["camera:garden"]
     assert ui.errors == [], ui.errors
+
+
+def test_events_page_still_lists_the_events_after_a_restart(
+        start_service: Callable[..., ServiceRunner], open_ui: Callable[..., Ui],
+        photo: Callable[[str], bytes], tmp_path) -> None:
+    """The events the gallery kept are listed again (without their crops, which it did not
+    keep), instead of an empty page after every restart."""
+    first = start_service(tmp_path / "data")
+    enroll(first, "Barack Obama", photo(OBAMA_1))
+    assert first.http("POST", "/recognize?camera=door&publish=true", photo(OBAMA_2)).status == 200
+    first.stop()
+    second = start_service(tmp_path / "data")
+    ui = open_ui(second)
+    ui.login(second.service.token)
+    ui.go("events")
+    event = ui.page.locator("li.event.known")
+    expect(event).to_have_count(1)
+    expect(event).to_contain_text("Barack Obama")
+    expect(event).to_contain_text("door")
+    assert ui.errors == [], ui.errors

@@ -44,7 +44,7 @@ from .http_api import build_app
 from .identity import ensure_instance_id, ensure_token
 from .metrics import Metrics
 from .mqtt_link import BrokerSettings, LinkCallbacks, MqttLink
-from .recent import RecentEvents
+from .recent import RECENT_EVENTS, RecentEvents
 from .recognition import RecognitionLoop
 from .routes import API_BASE
 from .streams import StreamCameras
@@ -139,6 +139,7 @@ class Service:
         self.recognition = RecognitionLoop(self.recognizer, self.publisher, self.metrics,
                                            workers=settings.workers, camera_match=camera_match)
         self.recent = RecentEvents()
+        self.recent.seed(reversed(self.gallery.recent_events(RECENT_EVENTS)))
         self.recognition.observers.append(
             lambda snapshot, result, events: self.recent.record(snapshot.payload, result, events))
         self.gallery_sync = GallerySync(self.recognizer, self.outbox, self.publisher,

@@ -1,7 +1,8 @@
 """What the web UI shows of the last minutes: recent events with their face crops, and each
 camera's last snapshot with its result (DESIGN §12).
 
-Fed by the recognition loop with every published result, from the event loop only. Bounded
+Seeded at start with the events the gallery kept (without crops), then fed by the
+recognition loop with every published result, from the event loop only. Bounded
 twice: a ring of the newest ``size`` events, and the last snapshot of at most ``max_cameras``
 cameras (the oldest camera is forgotten first). A snapshot is kept as the bytes that arrived,
 already in memory, and is annotated only when somebody looks at it.
@@ -69,6 +70,13 @@ class RecentEvents:
         self._cameras[result.camera] = CameraView(image, result, kept)
         while len(self._cameras) > self._max_cameras:
             self._cameras.popitem(last=False)
+
+    def seed(self, stored: Iterable[Payload]) -> None:
+        """Start from the events the gallery kept (oldest first), so the Events page is not
+        empty after a restart; their crops were not kept, so they have none."""
+        for event in stored:
+            if isinstance(event.get("camera"), str) and isinstance(event.get("time"), str):
+                self._events.append(RecentEvent(next(self._seq), event, None))
 
     def events(self, after: int = 0) -> list[RecentEvent]:
         """Events numbered above ``after``, newest first."""
