@@ -7,9 +7,15 @@ four empty seconds between people. Only Obama and Biden are enrolled, from other
 
 from __future__ import annotations
 
+import itertools
 import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from known_faces.pipeline.engine import Engine
@@ -115,3 +121,53 @@ def test_redact_hides_only_the_password() -> None:
     """The user and host stay readable; URLs without a password are unchanged."""
     assert redact("rtsp://admin:pw@cam.local:554/live") == "rtsp://admin:***@cam.local:554/live"
     assert redact("http://cam.local/mjpg") == "http://cam.local/mjpg"
+
+
+MJPEG_PARTS = 30
+
+
+class MjpegCamera(BaseHTTPRequestHandler):
+    """An HTTP MJPEG camera (``multipart/x-mixed-replace``, as the service's own live view and
+    many IP cameras send it): ``MJPEG_PARTS`` numbered JPEG frames, then it hangs up."""
+
+    def do_GET(self) -> None:
+        """The whole stream at once: when each part arrives is the test's clock's business."""
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.end_headers()
+        for number in range(MJPEG_PARTS):
+            image = np.full((120, 160, 3), number * 8, dtype=np.uint8)
+            ok, jpeg = cv2.imencode(".jpg", image)
+            assert ok
+            self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
+                             + f"Content-Length: {len(jpeg)}\r\n\r\n".encode()
+                             + jpeg.tobytes() + b"\r\n")
+
+    def log_message(self, *_args: object) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def mjpeg_url() -> Iterator[str]:
+    """A real HTTP server on loopback serving ``MjpegCamera``'s stream."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), MjpegCamera)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/live.mjpg"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_live_stream_is_sampled_by_arrival_not_by_its_timestamps(mjpeg_url: str) -> None:
+    """FFmpeg stamps MJPEG over HTTP at 25 frames/s whatever the camera sends; sampled by those
+    stamps a 2-frame/s camera read at 2 gave one frame in twelve (the service's mirror of its own
+    live view never named anyone). A live stream is timed by the clock as frames arrive: here
+    a clock that moves 0.1 s per frame, read every 0.3 s, keeps every third frame."""
+    ticks = itertools.count()
+    source = VideoSource(mjpeg_url, clock=lambda: next(ticks) / 10)
+    with source:
+        frames = list(source.frames(0.3))
+    assert source.live
+    assert [f.index for f in frames] == list(range(0, MJPEG_PARTS, 3))
+    assert [round(f.position_s, 6) for f in frames] == [
+        round(i / 10, 6) for i in range(1, MJPEG_PARTS + 1, 3)]

@@ -9,7 +9,8 @@ they are shown: a camera URL often carries its credentials.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -62,8 +63,8 @@ def is_url(source: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One decoded frame: its index in the stream and its position in seconds (the
-    container's timestamp, or index / fps where the stream gives none)."""
+    """One decoded frame: its index in the stream and its position in seconds (a file's
+    timestamp, or index / fps where it gives none; a live stream's arrival since the open)."""
 
     image: np.ndarray
     index: int
@@ -74,12 +75,21 @@ class VideoSource:
     """One opened video or stream; ``frames`` reads it to the end (or until it fails)."""
 
     def __init__(self, source: str, *, open_timeout_s: float = OPEN_TIMEOUT_S,
-                 read_timeout_s: float = READ_TIMEOUT_S, decode_threads: int = 0) -> None:
+                 read_timeout_s: float = READ_TIMEOUT_S, decode_threads: int = 0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         """``decode_threads`` 0 lets FFmpeg choose (fast for one video); a service reading
-        many streams at a few frames per second decodes each on one thread instead."""
+        many streams at a few frames per second decodes each on one thread instead.
+
+        A live stream (a URL) is timed by ``clock`` as its frames arrive, not by its own
+        timestamps, which can be made up: FFmpeg stamps MJPEG over HTTP at 25 frames/s whatever
+        the camera sends, so a camera sending 2 frames/s sampled at 2 by them gave one frame in
+        twelve (one each 6 s, too far apart for a track to collect its votes).
+        """
         self.source = source
         self.shown = redact(source)
-        if not is_url(source) and not Path(source).is_file():
+        self.live = is_url(source)
+        self._clock = clock
+        if not self.live and not Path(source).is_file():
             raise StreamError(f"cannot open {self.shown}: no such file")
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000),
                   cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(read_timeout_s * 1000),
@@ -93,6 +103,7 @@ class VideoSource:
         self.width = int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH))
         self.height = int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         self._index = 0
+        self._opened = clock()
 
     def frames(self, every_s: float = 0.0) -> Iterator[Frame]:
         """The frames in order until the end or a read failure; with ``every_s``, only one
@@ -101,10 +112,8 @@ class VideoSource:
         while self._capture.grab():
             index = self._index
             self._index += 1
-            position = float(self._capture.get(cv2.CAP_PROP_POS_MSEC)) / 1000
-            if position <= 0 and index:
-                position = index / self.fps
-            if position < previous:  # the camera's clock started over: so does the sampling
+            position = self._position(index)
+            if position < previous:  # the video's clock started over: so does the sampling
                 due = position
             previous = position
             if position + 1e-6 < due:
@@ -114,6 +123,13 @@ class VideoSource:
                 return
             due = position + every_s
             yield Frame(np.asarray(image), index, position)
+
+    def _position(self, index: int) -> float:
+        """Where the frame just grabbed sits, in seconds: for a live stream, when it arrived."""
+        if self.live:
+            return self._clock() - self._opened
+        position = float(self._capture.get(cv2.CAP_PROP_POS_MSEC)) / 1000
+        return position if position > 0 or not index else index / self.fps
 
     def close(self) -> None:
         """Release the capture (and its connection)."""
