@@ -71,6 +71,8 @@ def test_both_models_decide_the_grouping(gallery: Gallery) -> None:
     assert abs(third.score - float(expected)) < 1e-4
     assert stored_models(gallery) == [(1, "a"), (1, "b"), (2, "a"), (2, "b"), (3, "a"),
                                       (3, "b")]
+    visitors.forget(first.visitor)  # forgetting deletes every model's vectors of its sightings
+    assert stored_models(gallery) == [(2, "a"), (2, "b")]
 
 
 def test_real_photos_are_grouped_on_the_fused_score_of_both_models(
