@@ -27,7 +27,7 @@ import numpy as np
 
 from known_faces.pipeline.engine import Engine, encode_crop
 from known_faces.publish.payloads import quality
-from known_faces.recognizer import Recognizer
+from known_faces.recognizer import Recognizer, impostor_stats
 from known_faces.store.gallery import Gallery
 from known_faces.store.visitors import KEEP_SIGHTINGS, Visitors, crop_rank, label
 
@@ -44,22 +44,27 @@ def median_ms(call: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def fill(gallery: Gallery, count: int, model: str, dim: int, crop: bytes,
+def fill(gallery: Gallery, count: int, dims: dict[str, int], crop: bytes,
          measures: dict[str, float]) -> None:
-    """``count`` visitors with ``KEEP_SIGHTINGS`` random sightings each, in one transaction."""
+    """``count`` visitors with ``KEEP_SIGHTINGS`` random sightings each (a vector of every
+    model each), in one transaction."""
     rng = np.random.default_rng(count)
     stamp = "2026-01-01T00:00:00+00:00"
     with gallery._write(change=False) as db:
         for vid in range(1, count + 1):
             db.execute("INSERT INTO visitors(id, first_seen, last_seen, seen) VALUES (?, ?, ?, ?)",
                        (vid, stamp, stamp, KEEP_SIGHTINGS))
-            vectors = rng.normal(size=(KEEP_SIGHTINGS, dim)).astype(np.float32)
-            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            db.executemany(
-                "INSERT INTO sightings(visitor_id, label, time, camera, score, quality, rank, "
-                "model, vector, crop) VALUES (?, ?, ?, 'bench', NULL, ?, ?, ?, ?, ?)",
-                [(vid, label(vid), stamp, json.dumps(measures), crop_rank(measures), model,
-                  v.tobytes(), crop) for v in vectors])
+            for _ in range(KEEP_SIGHTINGS):
+                sid = db.execute(
+                    "INSERT INTO sightings(visitor_id, label, time, camera, score, quality, "
+                    "rank, crop) VALUES (?, ?, ?, 'bench', NULL, ?, ?, ?)",
+                    (vid, label(vid), stamp, json.dumps(measures), crop_rank(measures),
+                     crop)).lastrowid
+                for model, dim in dims.items():
+                    vector = rng.normal(size=dim).astype(np.float32)
+                    db.execute("INSERT INTO sighting_vectors(sighting_id, model, vector) "
+                               "VALUES (?, ?, ?)",
+                               (sid, model, (vector / np.linalg.norm(vector)).tobytes()))
 
 
 def bench_size(engine: Engine, image: bytes, size: int, repeat: int
@@ -67,14 +72,12 @@ def bench_size(engine: Engine, image: bytes, size: int, repeat: int
     """(load index, nearest, observe, recognize, its visitors stage) in ms at ``size``
     visitors."""
     face = next(f for f in engine.analyse(image) if f.embedding is not None)
-    vector = face.embedding
-    assert vector is not None
+    vector = face.embeddings
     crop, measures = encode_crop(face.crop), quality(face.quality)
-    model, dim = engine.model_id, engine.embedder.dim
     with tempfile.TemporaryDirectory() as tmp:
         gallery = Gallery.open(Path(tmp))
-        fill(gallery, size, model, dim, crop, measures)
-        visitors = Visitors(gallery, model, dim, 0.55)
+        fill(gallery, size, engine.dims, crop, measures)
+        visitors = Visitors(gallery, engine.dims, 0.55, impostor_stats(engine.model_ids))
         start = time.perf_counter()
         visitors.nearest(vector)
         load = (time.perf_counter() - start) * 1000
@@ -101,11 +104,13 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1,
                         help="ONNX Runtime threads (the service runs 1 per worker; with 2 on "
                              "two cores its spinning threads slow NumPy's look-up several-fold)")
+    parser.add_argument("--mode", choices=("accurate", "fast"), default="accurate")
     args = parser.parse_args()
-    engine = Engine.load(threads=args.threads)
+    engine = Engine.load(threads=args.threads, mode=args.mode)
     image = (args.photos / STRANGER).read_bytes()
-    print(f"visitors of {KEEP_SIGHTINGS} sightings each, model {engine.model_id} "
-          f"({engine.embedder.dim}-d), {args.threads} ONNX Runtime thread(s), "
+    models = ", ".join(f"{m} ({d}-d)" for m, d in engine.dims.items())
+    print(f"visitors of {KEEP_SIGHTINGS} sightings each, {args.mode} mode: {models}, "
+          f"{args.threads} ONNX Runtime thread(s), "
           f"median of {args.repeat} runs, ms")
     print(f"{'visitors':>8} {'load index':>10} {'nearest':>8} {'observe':>8} "
           f"{'recognize':>9} {'of which visitors':>17}")

@@ -81,11 +81,11 @@ class Recognizer:
         self.gallery = gallery
         self.match_settings = match or MatchSettings()
         self.keep_unknown = keep_unknown
-        self.visitors = Visitors(gallery, engine.model_id, engine.embedder.dim,
-                                 visitor_threshold)
+        self._stats = impostor_stats(engine.model_ids)
+        # Visitors are grouped by the score people are named by: every model, the same stats.
+        self.visitors = Visitors(gallery, engine.dims, visitor_threshold, self._stats)
         self._lock = threading.Lock()
         self._version = -1
-        self._stats = impostor_stats(engine.model_ids)
         self._fused = FusedMatcher({m: Matcher([], []) for m in engine.model_ids}, self._stats)
         self._warned_legacy = False
         self.refresh()
@@ -197,7 +197,7 @@ class Recognizer:
         with its visitor, and ``ignored`` if that visitor is ignored."""
         if face.status is not FaceStatus.UNKNOWN or face.embedding is None:
             return face
-        seen = self.visitors.observe(face.embedding, encode_crop(face.crop),
+        seen = self.visitors.observe(face.face.embeddings, encode_crop(face.crop),
                                      payloads.quality(face.quality), camera, time, visit)
         if seen is None:
             return face
@@ -216,7 +216,7 @@ class Recognizer:
             people = sorted((Candidate(p.slug, p.name, float(score))
                              for p, score in zip(fused.people, scores[0], strict=True)
                              if score >= threshold), key=lambda c: -c.similarity)
-            hits = self.visitors.search(face.embedding, threshold, [c.person for c in people])
+            hits = self.visitors.search(face.embeddings, threshold, [c.person for c in people])
             found.append(FaceSearch(face, people, hits))
         return found
 

@@ -22,13 +22,17 @@ API_BASE = "/api/v1"
 
 
 def open_visitors(args: argparse.Namespace) -> Visitors:
-    """The visitor store of the data dir, for the embedder the flags name."""
-    from .models.catalogue import embedder_spec
+    """The visitor store of the data dir, for the embedders the flags name (``--mode``)."""
+    from .models.catalogue import embedder_spec, mode_embedders
+    from .recognizer import impostor_stats
     from .store.visitors import DEFAULT_THRESHOLD, Visitors
 
-    spec = embedder_spec(args.embedder, args.embedder_preprocessing)
-    dim = spec.embedding_dim or load_recognizer(args).engine.embedder.dim
-    return Visitors(open_gallery(args), spec.id, dim, DEFAULT_THRESHOLD)
+    specs = mode_embedders(embedder_spec(args.embedder, args.embedder_preprocessing), args.mode)
+    dims = {spec.id: spec.embedding_dim for spec in specs}
+    if None in dims.values():  # a user's embedder of unknown dimension: ask the model
+        return load_recognizer(args).visitors
+    return Visitors(open_gallery(args), {m: d for m, d in dims.items() if d is not None},
+                    DEFAULT_THRESHOLD, impostor_stats(tuple(dims)))
 
 
 def line(visitor: Visitor) -> str:

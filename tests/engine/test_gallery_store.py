@@ -370,7 +370,8 @@ def test_version_moves_for_gallery_changes_only(gallery: Gallery, tmp_path: Path
     gallery.create_person("Alice")
     assert gallery.version == start + 1
     gallery.record_event({"event_id": "e", "camera": "door", "time": "t"})
-    Visitors(gallery, "m", 4, 0.5).observe(np.ones(4, np.float32) / 2, b"crop", {}, "door", "t")
+    Visitors(gallery, {"m": 4}, 0.5).observe({"m": np.ones(4, np.float32) / 2}, b"crop", {},
+                                        "door", "t")
     with pytest.raises(DuplicateName):
         gallery.create_person("ALICE")
     assert gallery.version == start + 1

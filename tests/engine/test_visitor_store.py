@@ -48,7 +48,7 @@ def accept_good(quality: dict[str, float]) -> tuple[str, str] | None:
 @pytest.fixture
 def visitors(gallery: Gallery) -> Visitors:
     """Visitors of the temporary gallery; a face joins a visitor from a cosine of 0.8."""
-    return Visitors(gallery, "m", DIM, 0.8)
+    return Visitors(gallery, {"m": DIM}, 0.8)
 
 
 def jpeg(n: int) -> bytes:
@@ -64,7 +64,7 @@ def stamp(minutes: int = 0) -> str:
 
 def see(visitors: Visitors, vector: np.ndarray, quality: dict[str, float] | None = None,
         camera: str = "door", minutes: int = 0) -> str:
-    seen = visitors.observe(vector, jpeg(minutes), quality or GOOD, camera, stamp(minutes))
+    seen = visitors.observe({"m": vector}, jpeg(minutes), quality or GOOD, camera, stamp(minutes))
     assert seen is not None
     return seen.visitor
 
@@ -108,14 +108,14 @@ def test_ignored_visitors_are_reported_and_unignore_restores_them(visitors: Visi
     postman = unit(rng)
     see(visitors, postman)
     assert visitors.set_ignored("v_0001", True).ignored
-    seen = visitors.observe(unit(rng, postman), b"c", GOOD, "door", stamp(1))
+    seen = visitors.observe({"m": unit(rng, postman)}, b"c", GOOD, "door", stamp(1))
     assert seen is not None
     assert (seen.visitor, seen.ignored, seen.sightings) == ("v_0001", True, 2)
     assert [v.label for v in visitors.listing("ignored")] == ["v_0001"]
     assert visitors.listing("pending") == []
     assert visitors.count("pending") == 0
     visitors.set_ignored("v_0001", False)
-    again = visitors.observe(unit(rng, postman), b"c", GOOD, "door", stamp(2))
+    again = visitors.observe({"m": unit(rng, postman)}, b"c", GOOD, "door", stamp(2))
     assert again is not None
     assert not again.ignored
 
@@ -159,7 +159,7 @@ def test_assign_enrolls_the_crops_that_pass_the_gates_and_moves_the_history(
     with pytest.raises(UnknownVisitor):
         visitors.get("v_0001")
     # The history searches as the person's now.
-    hits = visitors.search(centre, 0.8, people=["alice_example"])
+    hits = visitors.search({"m": centre}, 0.8, people=["alice_example"])
     assert hits.visitors == []
     assert {s.person for s, _ in hits.sightings} == {"alice_example"}
     assert {s.label for s, _ in hits.sightings} == {"v_0001"}
@@ -213,11 +213,11 @@ def test_another_process_s_actions_are_seen(gallery: Gallery, visitors: Visitors
     see(visitors, face)
     other = Gallery(gallery.path)
     try:
-        Visitors(other, "m", DIM, 0.8).set_ignored("v_0001", True)
+        Visitors(other, {"m": DIM}, 0.8).set_ignored("v_0001", True)
     finally:
         other.close()
-    assert visitors.nearest(face) is not None
-    assert visitors.nearest(face)[2] is True
+    assert visitors.nearest({"m": face}) is not None
+    assert visitors.nearest({"m": face})[2] is True
 
 
 def test_a_full_disk_loses_the_sighting_not_the_recognition(gallery: Gallery,
@@ -228,7 +228,7 @@ def test_a_full_disk_loses_the_sighting_not_the_recognition(gallery: Gallery,
     db.execute(f"PRAGMA max_page_count = {pages}")
     big = np.zeros(DIM, np.float32)
     big[0] = 1.0
-    assert visitors.observe(big, b"x" * 200_000, GOOD, "door", stamp()) is None
+    assert visitors.observe({"m": big}, b"x" * 200_000, GOOD, "door", stamp()) is None
     db.execute("PRAGMA max_page_count = 1073741823")
     assert visitors.count() == 0
     assert see(visitors, unit(rng)) == "v_0001"  # the index was not left half-updated
@@ -242,7 +242,7 @@ from known_faces.store.gallery import Gallery
 from known_faces.store.visitors import Visitors
 
 gallery = Gallery(Path(sys.argv[1]))
-visitors = Visitors(gallery, "m", 16, 2.0)
+visitors = Visitors(gallery, {"m": 16}, 2.0)
 slug = gallery.person("target").slug
 ids = [v.label for v in sorted(visitors.listing(), key=lambda v: v.id)]
 print("ready", flush=True)
@@ -283,7 +283,7 @@ def test_kill_9_during_merge_and_assign_leaves_the_store_consistent(
     milliseconds (mid-transaction, most likely); every invariant that spans the rows of one
     action still holds, and the store keeps working."""
     gallery = Gallery.open(tmp_path)
-    visitors = Visitors(gallery, "m", DIM, 2.0)  # never joins: one visitor per face
+    visitors = Visitors(gallery, {"m": DIM}, 2.0)  # never joins: one visitor per face
     gallery.create_person("Target")
     rng = np.random.default_rng(after)
     for minute in range(200):
@@ -303,7 +303,7 @@ def test_kill_9_during_merge_and_assign_leaves_the_store_consistent(
     assert assigned >= after
     reopened = Gallery.open(tmp_path)
     try:
-        again = Visitors(reopened, "m", DIM, 2.0)
+        again = Visitors(reopened, {"m": DIM}, 2.0)
         assert again.count() == left
         assert see(again, unit(rng), minutes=999) == "v_0201"
     finally:
@@ -318,14 +318,14 @@ def test_sightings_in_the_last_day_are_counted_across_merges(visitors: Visitors)
     day = 60 * 24
     counts = []
     for minute in (0, 2 * day, 2 * day + 60, 2 * day + 120, 3 * day + 121):
-        seen = visitors.observe(unit(rng, face), b"c", GOOD, "door", stamp(minute))
+        seen = visitors.observe({"m": unit(rng, face)}, b"c", GOOD, "door", stamp(minute))
         assert seen is not None
         counts.append((seen.sightings, seen.sightings_24h))
     assert counts == [(1, 1), (2, 1), (3, 2), (4, 3), (5, 1)]
     other = unit(rng)
     see(visitors, other, minutes=3 * day + 130)
     visitors.merge("v_0002", "v_0001")
-    seen = visitors.observe(unit(rng, face), b"c", GOOD, "door", stamp(3 * day + 140))
+    seen = visitors.observe({"m": unit(rng, face)}, b"c", GOOD, "door", stamp(3 * day + 140))
     assert seen is not None
     assert (seen.sightings, seen.sightings_24h) == (7, 3)
 
@@ -344,10 +344,10 @@ def test_rows_another_writer_mangled_are_refused_not_fatal(gallery: Gallery,
     db = sqlite3.connect(gallery.path)
     with db:
         db.execute("UPDATE sightings SET quality = 'not json' WHERE id = 1")
-        db.execute("UPDATE sightings SET vector = x'00' WHERE id = 2")
+        db.execute("UPDATE sighting_vectors SET vector = x'00' WHERE sighting_id = 2")
     db.close()
     assert {s.id: s.quality for s in visitors.sightings("v_0001")}[1] == {}
-    assert visitors.nearest(face) is not None  # the good slot still finds it
+    assert visitors.nearest({"m": face}) is not None  # the good slot still finds it
     gallery.create_person("Bob")
     assigned = visitors.assign("v_0001", enrollment_gate(QualityGates()), person="bob")
     assert [(r.sighting, r.code) for r in assigned.refused] == [(1, "low_quality"),
@@ -362,7 +362,7 @@ def test_the_frames_of_one_visit_count_once(visitors: Visitors) -> None:
     face = unit(rng)
     counts = []
     for minute, visit in ((0, "e1"), (1, "e1"), (2, "e1"), (30, "e2"), (31, None), (32, None)):
-        seen = visitors.observe(unit(rng, face), jpeg(minute), GOOD, "door", stamp(minute),
+        seen = visitors.observe({"m": unit(rng, face)}, jpeg(minute), GOOD, "door", stamp(minute),
                                 visit)
         assert seen is not None
         counts.append((seen.sightings, seen.sightings_24h))

@@ -171,3 +171,9 @@ def embedder_spec(file: Path | None, preprocessing: str | None) -> ModelSpec:
         return EMBEDDER
     return custom_embedder(file, Preprocessing.parse(preprocessing) if preprocessing
                            else Preprocessing())
+
+
+def mode_embedders(embedder: ModelSpec, mode: str) -> tuple[ModelSpec, ...]:
+    """The embedders a mode runs, the primary first: ``accurate`` fuses dlib's ResNet with
+    MobileFaceNet (DESIGN §3); a user's own embedder, or ``fast``, runs alone."""
+    return (embedder, DLIB_EMBEDDER) if mode == "accurate" and embedder is EMBEDDER else (embedder,)

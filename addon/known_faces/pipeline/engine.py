@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from ..errors import EnrollmentRejected, InvalidImage, ModelError
-from ..models.catalogue import DETECTOR, DLIB_EMBEDDER, EMBEDDER, ModelSpec
+from ..models.catalogue import DETECTOR, EMBEDDER, ModelSpec, mode_embedders
 from ..paths import default_models_dir
 from .align import (
     ARCFACE_CHIP,
@@ -119,9 +119,8 @@ class Engine:
         primary = load_embedder(models_dir, embedder, threads)
         detector = RetinaFaceDetector(models_dir / DETECTOR.file, long_side=detector_size,
                                       threads=threads)
-        extra: tuple[tuple[Embedder, str], ...] = ()
-        if mode == "accurate" and embedder is EMBEDDER:
-            extra = ((load_embedder(models_dir, DLIB_EMBEDDER, threads), DLIB_EMBEDDER.chip),)
+        extra = tuple((load_embedder(models_dir, spec, threads), spec.chip)
+                      for spec in mode_embedders(embedder, mode)[1:])
         return cls(detector, primary, gates, extra=extra)
 
     @property
@@ -133,6 +132,11 @@ class Engine:
     def model_ids(self) -> tuple[str, ...]:
         """Every embedder's model id, the primary first."""
         return tuple(embedder.model_id for embedder, _ in self.embedders)
+
+    @property
+    def dims(self) -> dict[str, int]:
+        """Every embedder's ``{model id: dimension}``, the primary first."""
+        return {embedder.model_id: embedder.dim for embedder, _ in self.embedders}
 
     @property
     def mode(self) -> str:

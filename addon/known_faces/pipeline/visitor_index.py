@@ -7,7 +7,10 @@ maximum over the slots (about 3 ms against 10,000 visitors on two cores). Empty 
 zero vectors, whose cosine (0) is below any model's impostor mean, so they never win.
 
 A visitor's score is, per model, its best slot's cosine, fused across models like a person's
-(``score.fuse``), so visitors and people are compared on the same scale. ``nearest`` reads the
+(``score.fuse``), so visitors and people are compared on the same scale. A visitor none of
+whose kept sightings has a vector of some model (all recorded in ``fast`` mode, or before
+sightings kept every model's vector) is scored on the models it has: that model's cosine is
+NaN, which ``fuse`` leaves out of the mean. ``nearest`` reads the
 slots of only the ``CANDIDATES`` visitors whose mean vector is closest: the full slot array of
 10,000 visitors is about 60 MB, which one look-up cannot afford to stream through.
 
@@ -42,6 +45,7 @@ class VisitorIndex:
                        for model, dim in self._dims.items()}
         self._ids = np.zeros(INITIAL_CAPACITY, np.int64)
         self._ignored = np.zeros(INITIAL_CAPACITY, bool)
+        self._has = {model: np.zeros(INITIAL_CAPACITY, bool) for model in self._dims}
         self._row: dict[int, int] = {}
         self._count = 0
 
@@ -52,7 +56,10 @@ class VisitorIndex:
         return visitor in self._row
 
     def put(self, visitor: int, slots: Mapping[str, np.ndarray], *, ignored: bool) -> None:
-        """Set a visitor's vectors (per model ``n × D``, n ≤ SLOTS) and status."""
+        """Set a visitor's vectors (per model ``n × D``, n ≤ SLOTS; a model missing or with
+        no rows: the visitor has no vector of it) and status; at least one model's vectors."""
+        if not any(len(slots.get(model, ())) for model in self._dims):
+            raise ValueError("a visitor needs at least one vector")
         row = self._row.get(visitor)
         if row is None:
             row = self._count
@@ -62,11 +69,14 @@ class VisitorIndex:
             self._count += 1
             self._ids[row] = visitor
         for model, array in self._vectors.items():
-            vectors = np.asarray(slots[model], np.float32)[:SLOTS]
+            vectors = np.asarray(slots.get(model, ()), np.float32)[:SLOTS]
             array[row] = 0.0
-            array[row, : len(vectors)] = vectors
-            mean = vectors.mean(axis=0)
-            self._means[model][row] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+            self._means[model][row] = 0.0
+            self._has[model][row] = len(vectors) > 0
+            if len(vectors):
+                array[row, : len(vectors)] = vectors
+                mean = vectors.mean(axis=0)
+                self._means[model][row] = mean / max(float(np.linalg.norm(mean)), 1e-12)
         self._ignored[row] = ignored
 
     def remove(self, visitor: int) -> None:
@@ -80,6 +90,8 @@ class VisitorIndex:
             for arrays in (self._vectors, self._means):
                 for array in arrays.values():
                     array[row] = array[last]
+            for has in self._has.values():
+                has[row] = has[last]
             self._ids[row], self._ignored[row] = moved, self._ignored[last]
             self._row[moved] = row
         for arrays in (self._vectors, self._means):
@@ -95,8 +107,9 @@ class VisitorIndex:
             return None
         rows = np.arange(n)
         if n > CANDIDATES:
-            coarse = fuse({model: self._means[model][:n] @ np.asarray(query[model], np.float32)
-                           for model in self._dims}, self._stats, self._reference)
+            coarse = fuse({model: self._present(model, rows, self._means[model][:n]
+                                                @ np.asarray(query[model], np.float32))
+                           for model in self._models(query)}, self._stats, self._reference)
             rows = np.argpartition(coarse, n - CANDIDATES)[n - CANDIDATES:]
         scores = self._slot_scores(query, rows)
         best = int(rows[int(np.argmax(scores))])
@@ -110,12 +123,21 @@ class VisitorIndex:
         if rows.size == 0:
             return np.zeros(0, np.float32)
         cosines = {}
-        for model, dim in self._dims.items():
+        for model in self._models(query):
+            dim = self._dims[model]
             # A 2-D matrix-vector product (BLAS); a 3-D one is several times slower.
             flat = self._vectors[model][rows].reshape(len(rows) * SLOTS, dim)
-            cosines[model] = (flat @ np.asarray(query[model], np.float32)) \
-                .reshape(len(rows), SLOTS).max(axis=1)
+            cosines[model] = self._present(model, rows, (
+                flat @ np.asarray(query[model], np.float32)).reshape(len(rows), SLOTS).max(axis=1))
         return fuse(cosines, self._stats, self._reference)
+
+    def _models(self, query: Mapping[str, np.ndarray]) -> list[str]:
+        """The models a face is compared on: the index's that the face has a vector of."""
+        return [model for model in self._dims if model in query]
+
+    def _present(self, model: str, rows: np.ndarray, cosines: np.ndarray) -> np.ndarray:
+        """``cosines`` of ``rows``, NaN where the visitor has no vector of ``model``."""
+        return np.where(self._has[model][rows], cosines, np.float32(np.nan))
 
     def ids(self) -> np.ndarray:
         """Visitor ids in row order (what ``scores`` is aligned with)."""
@@ -130,5 +152,7 @@ class VisitorIndex:
             means = np.zeros((capacity, self._dims[model]), np.float32)
             means[: len(array)] = self._means[model]
             self._means[model] = means
+        for model, has in self._has.items():
+            self._has[model] = np.resize(has, capacity)
         self._ids = np.resize(self._ids, capacity)
         self._ignored = np.resize(self._ignored, capacity)

@@ -160,8 +160,32 @@ def _to_2(db: sqlite3.Connection) -> None:
             db.execute(statement)
 
 
+#: Version 3: a sighting keeps one vector per embedder (DESIGN §3, §9), so visitors are grouped
+#: and searched by the fused score. Each version-2 sighting's single vector moves, with its
+#: model, into ``sighting_vectors`` (none is lost); sightings recorded in ``fast`` mode or before
+#: this version simply have no vector of the second model.
+_SCHEMA_3 = """
+CREATE TABLE sighting_vectors (
+    sighting_id INTEGER NOT NULL REFERENCES sightings(id) ON DELETE CASCADE,
+    model TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (sighting_id, model)
+);
+INSERT INTO sighting_vectors(sighting_id, model, vector) SELECT id, model, vector FROM sightings;
+ALTER TABLE sightings DROP COLUMN model;
+ALTER TABLE sightings DROP COLUMN vector
+"""
+
+
+def _to_3(db: sqlite3.Connection) -> None:
+    """Per-model sighting vectors."""
+    for statement in _SCHEMA_3.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 LOG = logging.getLogger(__name__)
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_to_1, _to_2)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_to_1, _to_2, _to_3)
 LATEST = len(MIGRATIONS)
 
 

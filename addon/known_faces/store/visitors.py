@@ -14,8 +14,13 @@ visitor's slots in the in-memory ``VisitorIndex``, which is rebuilt from SQLite 
 ``visitors`` counter in ``meta`` moved under it (another process acted, or a transaction of ours
 was rolled back); every write of this store moves that counter.
 
-How a face is compared with visitors is decided in one place, ``query``: today the embedder's
-cosine, the score the matcher uses; the fused score adds its second model there.
+A face is compared with visitors by the score the matcher names people with (DESIGN §3): every
+sighting keeps one vector per embedder the engine runs (``sighting_vectors``), and per model
+the best cosine is standardised by that model's impostor statistics, averaged and put on the
+reference model's scale (``score.fuse``, the ``FusedMatcher``'s stats and reference). In
+``fast`` mode, with one model, that score is its cosine. A sighting without a vector of some
+model (recorded in ``fast`` mode, or before sightings kept every model's vector) is scored on
+the models it has: fuse leaves a NaN cosine out of the mean.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import math
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,7 +47,7 @@ from ..errors import (
 )
 from ..pipeline.quality import QualityGates, enrollment_problem
 from ..pipeline.results import Candidate, DetectedFace, Quality, VisitorSighting
-from ..pipeline.score import ImpostorStats
+from ..pipeline.score import ImpostorStats, fuse
 from ..pipeline.visitor_index import SLOTS, VisitorIndex
 from .gallery import Gallery, name_key, vector_blob
 from .names import clean_name, slugify
@@ -57,11 +62,13 @@ KEEP_RECENT = 64
 #: With one model the "fused" score is its cosine: standardising by (0, 1) and mapping back by
 #: (0, 1) is the identity.
 IDENTITY = ImpostorStats(0.0, 1.0)
-#: Measured by bench/visitor_threshold.py on the shared photos (README, *Visitors*): every
-#: threshold from 0.40 to 0.55 groups the 31 faces of 16 people perfectly (pairwise precision
-#: and recall 1.0 in 20 arrival orders); the top of that range is taken, favouring purity (a
-#: lookalike stranger reached 0.57 against a known person on the held-out set). Re-measure
-#: with the script when the score changes (fusion).
+#: Measured by bench/visitor_threshold.py --step 0.01 on the shared photos (README,
+#: *Visitors*): every threshold from 0.38 to 0.59 groups the 31 faces of 16 people perfectly
+#: (pairwise precision and recall 1.0 in 20 arrival orders) with the fused score, from 0.40 to
+#: 0.58 with MobileFaceNet alone (``fast``). 0.55 lies inside both, far above where purity
+#: breaks (0.37) and clear of where one person starts to split (0.59-0.60); the top of the
+#: range is not taken because a lookalike stranger reached 0.57 against a known person on the
+#: held-out set. Re-measure with the script when the score changes.
 DEFAULT_THRESHOLD = 0.55
 VISITOR_PATTERN = r"^v_[0-9]{4,19}$"
 LABEL_RE = re.compile(r"v_([0-9]{4,19})")
@@ -226,8 +233,8 @@ _VISITOR_SQL = (
     "(SELECT group_concat(DISTINCT s.camera) FROM sightings s WHERE s.visitor_id = v.id) "
     "FROM visitors v")
 _SIGHTING_SQL = (
-    "SELECT s.id, s.label, s.visitor_id, p.slug, s.time, s.camera, s.score, s.quality, "
-    "s.vector FROM sightings s LEFT JOIN people p ON p.id = s.person_id")
+    "SELECT s.id, s.label, s.visitor_id, p.slug, s.time, s.camera, s.score, s.quality "
+    "FROM sightings s LEFT JOIN people p ON p.id = s.person_id")
 
 
 def _visitor(row: Any) -> Visitor:
@@ -255,19 +262,34 @@ def _marks(values: Sequence[object]) -> str:
     return ",".join("?" * len(values))
 
 
-Slots = dict[int, tuple[np.ndarray, bool] | None]
+#: Per model a visitor's kept vectors (``n × D``), and its ignored flag.
+Slot = tuple[dict[str, np.ndarray], bool]
+Slots = dict[int, Slot | None]
+#: A face's (or a sighting's) vectors, per model.
+Vectors = Mapping[str, np.ndarray]
 
 
 class Visitors:
-    """The visitors of one gallery, for one embedder. Thread-safe; safe beside other processes.
+    """The visitors of one gallery, for the embedders one engine runs. Thread-safe; safe
+    beside other processes.
 
-    ``threshold`` is the score at which a face joins a visitor instead of starting one.
+    ``dims`` is ``{model: dimension}``, the primary (reference) model first, like
+    ``Engine.model_ids``; ``stats`` each model's impostor statistics (``recognizer.
+    impostor_stats``; by default the identity, right for one model alone); the fused score is
+    put on the first model's scale, as the ``FusedMatcher`` puts it. ``threshold`` is the
+    score at which a face joins a visitor instead of starting one.
     """
 
-    def __init__(self, gallery: Gallery, model: str, dim: int, threshold: float) -> None:
+    def __init__(self, gallery: Gallery, dims: Mapping[str, int], threshold: float,
+                 stats: Mapping[str, ImpostorStats] | None = None) -> None:
+        if not dims:
+            raise ValueError("visitors need at least one model")
         self.gallery = gallery
-        self.model = model
-        self.dim = dim
+        self.dims = dict(dims)
+        self.models = tuple(self.dims)
+        self.model = self.models[0]
+        self.stats = {model: (stats or {}).get(model, IDENTITY) for model in self.models}
+        self.reference = self.stats[self.model]
         self.threshold = threshold
         self._lock = threading.Lock()
         self._index = self._new_index()
@@ -275,15 +297,45 @@ class Visitors:
 
     # -- how faces are compared -------------------------------------------------------------
     def _new_index(self) -> VisitorIndex:
-        return VisitorIndex({self.model: self.dim}, {self.model: IDENTITY}, IDENTITY)
+        return VisitorIndex(self.dims, self.stats, self.reference)
 
-    def query(self, embedding: np.ndarray) -> dict[str, np.ndarray]:
-        """A face as the index compares it: per model its unit vector."""
-        return {self.model: np.asarray(embedding, np.float32)}
+    def query(self, embeddings: Vectors) -> dict[str, np.ndarray]:
+        """A face as the index compares it: per model (of ours that it has) its unit vector."""
+        return {model: np.asarray(embeddings[model], np.float32)
+                for model in self.models if model in embeddings}
 
-    def _score(self, embedding: np.ndarray, vectors: np.ndarray) -> np.ndarray:
-        """A face's score against single sightings' vectors, on the index's scale."""
-        return np.asarray(vectors @ np.asarray(embedding, np.float32), np.float32)
+    def _score(self, embeddings: Vectors, sightings: Sequence[Vectors]) -> np.ndarray:
+        """A face's fused score against single sightings' vectors, on the index's scale; a
+        model a sighting has no vector of is left out of its score."""
+        query = self.query(embeddings)
+        cosines = {model: np.asarray([float(v[model] @ vector) if model in v else np.nan
+                                      for v in sightings], np.float32)
+                   for model, vector in query.items()}
+        return fuse(cosines, self.stats, self.reference)
+
+    def _vectors(self, db: sqlite3.Connection, ids: Sequence[int]) -> dict[int, dict[str,
+                                                                                    np.ndarray]]:
+        """The readable vectors of our models of some sightings, per sighting and model."""
+        found: dict[int, dict[str, np.ndarray]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start:start + 500])
+            for sid, model, blob in db.execute(
+                    f"SELECT sighting_id, model, vector FROM sighting_vectors WHERE "
+                    f"sighting_id IN ({_marks(chunk)})", chunk):
+                vector = self._parse(model, blob)
+                if vector is not None:
+                    found.setdefault(int(sid), {})[model] = vector
+        return found
+
+    def _parse(self, model: object, blob: object) -> np.ndarray | None:
+        """A stored vector of one of our models, or None (another model's, or unreadable)."""
+        dim = self.dims.get(str(model))
+        if dim is None or not isinstance(blob, bytes):
+            return None
+        try:
+            return parse_vector(blob, dim)
+        except Unusable:
+            return None
 
     # -- keeping the index in step ---------------------------------------------------------
     @staticmethod
@@ -301,21 +353,19 @@ class Visitors:
         if counter == self._counter:
             return
         index = self._new_index()
-        slots: dict[int, list[np.ndarray]] = {}
+        slots: dict[int, dict[str, list[np.ndarray]]] = {}
         ignored: dict[int, bool] = {}
-        for vid, flag, blob in db.execute(
-            "SELECT s.visitor_id, v.ignored, s.vector FROM sightings s "
-            "JOIN visitors v ON v.id = s.visitor_id WHERE s.model = ? ORDER BY s.id",
-            (self.model,)):
-            try:
-                vector = parse_vector(blob, self.dim) if isinstance(blob, bytes) else None
-            except Unusable:
-                vector = None
+        for vid, flag, model, blob in db.execute(
+            "SELECT s.visitor_id, v.ignored, sv.model, sv.vector FROM sighting_vectors sv "
+            "JOIN sightings s ON s.id = sv.sighting_id "
+            "JOIN visitors v ON v.id = s.visitor_id ORDER BY s.id"):
+            vector = self._parse(model, blob)
             if vector is not None:
-                slots.setdefault(int(vid), []).append(vector)
+                slots.setdefault(int(vid), {}).setdefault(str(model), []).append(vector)
                 ignored[int(vid)] = bool(flag)
         for vid, vectors in slots.items():
-            index.put(vid, {self.model: np.vstack(vectors[-SLOTS:])}, ignored=ignored[vid])
+            index.put(vid, {model: np.vstack(v[-SLOTS:]) for model, v in vectors.items()},
+                      ignored=ignored[vid])
         self._index, self._counter = index, counter
 
     def _synced_read(self) -> None:
@@ -327,20 +377,19 @@ class Visitors:
         except sqlite3.Error as exc:
             raise StorageError(f"the visitors could not be read: {exc}") from exc
 
-    def _slots(self, db: sqlite3.Connection, vid: int) -> tuple[np.ndarray, bool] | None:
-        """A visitor's current vectors and ignored flag as ``db`` has them (None: gone)."""
+    def _slots(self, db: sqlite3.Connection, vid: int) -> Slot | None:
+        """A visitor's current vectors per model and ignored flag as ``db`` has them (None:
+        gone, or no readable vector)."""
         row = db.execute("SELECT ignored FROM visitors WHERE id = ?", (vid,)).fetchone()
         if row is None:
             return None
-        vectors = []
-        for (blob,) in db.execute(
-                "SELECT vector FROM sightings WHERE visitor_id = ? AND model = ? ORDER BY id",
-                (vid, self.model)):
-            try:
-                vectors.append(parse_vector(blob, self.dim))
-            except Unusable:
-                continue
-        return (np.vstack(vectors), bool(row[0])) if vectors else None
+        ids = [int(r[0]) for r in db.execute(
+            "SELECT id FROM sightings WHERE visitor_id = ? ORDER BY id", (vid,))]
+        found = self._vectors(db, ids)
+        vectors = {model: [found[i][model] for i in ids if model in found.get(i, {})]
+                   for model in self.models}
+        slots = {model: np.vstack(v) for model, v in vectors.items() if v}
+        return (slots, bool(row[0])) if slots else None
 
     def _action(self, work: Callable[[sqlite3.Connection], tuple[Any, list[int]]], *,
                 change: bool = False) -> Any:
@@ -358,7 +407,7 @@ class Visitors:
                 if slot is None:
                     self._index.remove(vid)
                 else:
-                    self._index.put(vid, {self.model: slot[0]}, ignored=slot[1])
+                    self._index.put(vid, slot[0], ignored=slot[1])
             self._counter = counter
         return result
 
@@ -381,19 +430,21 @@ class Visitors:
                        [(r[0],) for r in others[KEEP_SIGHTINGS - 1:] if r[0] != newest[0]])
 
     # -- sightings ----------------------------------------------------------------------------
-    def observe(self, embedding: np.ndarray, crop: bytes, quality: dict[str, float],
+    def observe(self, embeddings: Vectors, crop: bytes, quality: dict[str, float],
                 camera: str, time: str, visit: str | None = None) -> VisitorSighting | None:
-        """Record an unknown face: it joins the nearest visitor scoring at least
-        ``threshold``, else starts a new one. ``visit`` is the source's key of one visit (a
-        Frigate event id): further frames of the visit a visitor was last seen in are kept as
-        sightings (better crops) but not counted again. Best effort, like every history
-        record: when it cannot be written (disk full) it is logged and None is returned, and
-        the face is published without a visitor."""
-        vector = np.asarray(embedding, np.float32)
-        blob = vector_blob(vector)
+        """Record an unknown face (``embeddings``: its vector per model, ``DetectedFace.
+        embeddings``; every one of our models' is kept): it joins the nearest visitor whose
+        fused score reaches ``threshold``, else starts a new one. ``visit`` is the source's
+        key of one visit (a Frigate event id): further frames of the visit a visitor was last
+        seen in are kept as sightings (better crops) but not counted again. Best effort, like
+        every history record: when it cannot be written (disk full) it is logged and None is
+        returned, and the face is published without a visitor."""
+        query = self.query(embeddings)
+        if not query:
+            raise ValueError(f"a face to record needs a vector of one of {', '.join(self.models)}")
 
         def work(db: sqlite3.Connection) -> tuple[VisitorSighting, list[int]]:
-            found = self._index.nearest(self.query(vector))
+            found = self._index.nearest(query)
             if found is not None and found[1] >= self.threshold:
                 vid, score, ignored = found[0], found[1], found[2]
                 row = db.execute("SELECT recent, last_visit FROM visitors WHERE id = ?",
@@ -409,11 +460,14 @@ class Visitors:
                     "INSERT INTO visitors(first_seen, last_seen, seen, recent, last_visit) "
                     "VALUES (?, ?, 1, ?, ?)", (time, time, json.dumps(recent), visit)).lastrowid
                     or 0)
-            db.execute(
+            sid = db.execute(
                 "INSERT INTO sightings(visitor_id, label, time, camera, score, quality, rank, "
-                "model, vector, crop) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "crop) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (vid, label(vid), time, camera, score, json.dumps(quality), crop_rank(quality),
-                 self.model, blob, crop))
+                 crop)).lastrowid
+            db.executemany("INSERT INTO sighting_vectors(sighting_id, model, vector) "
+                           "VALUES (?, ?, ?)",
+                           [(sid, model, vector_blob(v)) for model, v in query.items()])
             self._trim(db, vid)
             seen = int(db.execute("SELECT seen FROM visitors WHERE id = ?", (vid,)).fetchone()[0])
             return VisitorSighting(label(vid), seen, score, ignored,
@@ -426,11 +480,11 @@ class Visitors:
             return None
         return observation
 
-    def nearest(self, embedding: np.ndarray) -> tuple[str, float, bool] | None:
-        """(visitor, score, ignored) of the visitor nearest to a face, or None."""
+    def nearest(self, embeddings: Vectors) -> tuple[str, float, bool] | None:
+        """(visitor, fused score, ignored) of the visitor nearest to a face, or None."""
         self._synced_read()
         with self._lock:
-            found = self._index.nearest(self.query(embedding))
+            found = self._index.nearest(self.query(embeddings))
         return None if found is None else (label(found[0]), found[1], found[2])
 
     # -- reading ------------------------------------------------------------------------------
@@ -481,14 +535,14 @@ class Visitors:
         return int(self.gallery._query(
             "SELECT COUNT(*) FROM sightings WHERE visitor_id IS NOT NULL")[0][0])
 
-    def search(self, embedding: np.ndarray, threshold: float, people: Sequence[str] = ()
+    def search(self, embeddings: Vectors, threshold: float, people: Sequence[str] = ()
                ) -> Hits:
-        """Visitors scoring at least ``threshold`` against a face (best first), and the kept
-        sightings of those visitors and of ``people`` (slugs) that score at least
-        ``threshold`` themselves, newest first."""
+        """Visitors whose fused score against a face reaches ``threshold`` (best first), and
+        the kept sightings of those visitors and of ``people`` (slugs) that reach it
+        themselves, newest first."""
         self._synced_read()
         with self._lock:
-            scores, ids = self._index.scores(self.query(embedding)), self._index.ids()
+            scores, ids = self._index.scores(self.query(embeddings)), self._index.ids()
         order = [i for i in np.argsort(-scores) if scores[i] >= threshold]
         visitors = []
         for i in order:
@@ -498,18 +552,18 @@ class Visitors:
                 continue
         wanted = [v.id for v, _ in visitors]
         rows = self.gallery._query(
-            _SIGHTING_SQL + f" WHERE s.model = ? AND (s.visitor_id IN ({_marks(wanted)}) "
-            f"OR p.slug IN ({_marks(people)})) ORDER BY s.time DESC, s.id DESC",
-            (self.model, *wanted, *people))
-        sightings = []
-        for row in rows:
-            try:
-                vector = parse_vector(row[8], self.dim)
-            except Unusable:
-                continue
-            score = float(self._score(embedding, vector[None])[0])
-            if score >= threshold:
-                sightings.append((_sighting(row), score))
+            _SIGHTING_SQL + f" WHERE s.visitor_id IN ({_marks(wanted)}) "
+            f"OR p.slug IN ({_marks(people)}) ORDER BY s.time DESC, s.id DESC",
+            (*wanted, *people))
+        try:
+            found = self._vectors(self.gallery._reader().db, [int(row[0]) for row in rows])
+        except sqlite3.Error as exc:
+            raise StorageError(f"the sightings could not be read: {exc}") from exc
+        rows = [row for row in rows if set(found.get(int(row[0]), {})) & set(embeddings)]
+        scores = self._score(embeddings, [found[int(row[0])] for row in rows])
+        sightings = [(_sighting(row), float(score)) for row, score in zip(rows, scores,
+                                                                            strict=True)
+                     if score >= threshold]
         return Hits(visitors, sightings)
 
     # -- actions ------------------------------------------------------------------------------
@@ -581,13 +635,15 @@ class Visitors:
             else:
                 gallery._person_id(db, str(person))
             accepted, refused = [], []
-            for sid, quality, vector, crop, time in db.execute(
-                    "SELECT id, quality, vector, crop, time FROM sightings WHERE visitor_id = ? "
-                    "AND model = ? ORDER BY rank DESC, id", (vid, self.model)).fetchall():
+            rows = db.execute("SELECT id, quality, crop, time FROM sightings WHERE "
+                              "visitor_id = ? ORDER BY rank DESC, id", (vid,)).fetchall()
+            stored = self._vectors(db, [int(row[0]) for row in rows])
+            for sid, quality, crop, time in rows:
                 measures = _measures(quality)
-                problem = gate(measures) or self._unusable(vector, crop)
+                vectors = {model: vector_blob(v) for model, v in stored.get(int(sid), {}).items()}
+                problem = gate(measures) or self._unusable(vectors, crop)
                 if problem is None:
-                    accepted.append((measures, vector, crop, time))
+                    accepted.append((measures, vectors, crop, time))
                 else:
                     refused.append(Refused(int(sid), *problem))
             if clean is not None and not accepted:
@@ -600,8 +656,8 @@ class Visitors:
                     else str(person))
             person_id = gallery._person_id(db, slug)
             faces = tuple(gallery._insert_face(db, person_id, crop, f"visitor {label(vid)}",
-                                               measures, time, {self.model: vector})
-                          for measures, vector, crop, time in accepted)
+                                               measures, time, vectors)
+                          for measures, vectors, crop, time in accepted)
             moved = db.execute("UPDATE sightings SET visitor_id = NULL, person_id = ? "
                                "WHERE visitor_id = ?", (person_id, vid)).rowcount
             db.execute("DELETE FROM visitors WHERE id = ?", (vid,))
@@ -610,13 +666,15 @@ class Visitors:
         assigned: Assigned = self._action(work, change=True)
         return assigned
 
-    def _unusable(self, vector: object, crop: object) -> tuple[str, str] | None:
-        """Why a sighting cannot become an enrolled face (a row some other writer mangled):
-        the gallery would skip it at every read."""
+    def _unusable(self, vectors: Mapping[str, bytes], crop: object) -> tuple[str, str] | None:
+        """Why a sighting cannot become an enrolled face (a row some other writer mangled, no
+        readable vector of the primary model): the gallery would skip it at every read. A
+        missing vector of another model is not a reason: the gallery re-embeds the crop."""
         try:
-            if not isinstance(vector, bytes) or not isinstance(crop, bytes):
+            if self.model not in vectors:
+                raise Unusable(f"it has no readable {self.model} vector")
+            if not isinstance(crop, bytes):
                 raise Unusable("it is not binary data")
-            parse_vector(vector, self.dim)
             check_crop(crop)
         except Unusable as exc:
             return "low_quality", f"the stored sighting is unusable ({exc})"
