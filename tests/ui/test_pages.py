@@ -93,6 +93,30 @@ def test_calibration_draws_the_gallery_scores(
     assert ui.errors == [], ui.errors
 
 
+def test_calibration_counts_the_visitors_a_threshold_would_name(
+        start_service: Callable[..., ServiceRunner], open_ui: Callable[..., Ui],
+        photo: Callable[[str], bytes]) -> None:
+    """Obama is seen as a stranger (a visitor) before he is enrolled, Biden stays one: at
+    thresholds up to Obama's visitor's fused score against his enrolled photo that visitor
+    counts as named, Biden's never (his best person, Obama, scores low)."""
+    runner = start_service()
+    for image in ("people/barack_obama/barack_obama_2.jpg", "people/joe_biden/joe_biden_1.jpg"):
+        assert runner.http("POST", "/recognize?camera=door", photo(image)).status == 200
+    assert runner.http("POST", "/enroll?name=Barack%20Obama",
+                       photo("people/barack_obama/barack_obama_1.jpg")).status == 201
+    assert len(runner.http("GET", "/visitors?status=pending").json()["visitors"]) == 2
+    ui = open_ui(runner)
+    ui.login(runner.service.token)
+    page = ui.go("calibration")
+    named = {float(row.locator("td").first.inner_text()):
+             int(row.locator("td").nth(5).inner_text())
+             for row in page.locator("tbody tr").all()}
+    assert named[0.40] == 1  # Obama's visitor, whom 0.40 would name
+    assert max(named.values()) == 1  # never Biden
+    assert named[0.70] <= named[0.40]
+    assert ui.errors == [], ui.errors
+
+
 def test_the_keyboard_reaches_the_navigation_and_the_forms(
         start_service: Callable[..., ServiceRunner], open_ui: Callable[..., Ui]) -> None:
     runner = start_service()

@@ -566,6 +566,24 @@ class Visitors:
                      if score >= threshold]
         return Hits(visitors, sightings)
 
+    def pending_vectors(self, limit: int = 500) -> list[list[dict[str, np.ndarray]]]:
+        """Per visitor awaiting review (last seen first, at most ``limit``), the vectors of its
+        kept sightings by model: what the calibration page scores against the gallery."""
+        rows = self.gallery._query(
+            "SELECT s.visitor_id, s.id FROM sightings s JOIN visitors v ON v.id = s.visitor_id "
+            "WHERE v.ignored = 0 AND v.id IN (SELECT id FROM visitors WHERE ignored = 0 "
+            "ORDER BY last_seen DESC, id DESC LIMIT ?) ORDER BY v.last_seen DESC, s.id",
+            (limit,))
+        try:
+            found = self._vectors(self.gallery._reader().db, [int(row[1]) for row in rows])
+        except sqlite3.Error as exc:
+            raise StorageError(f"the sightings could not be read: {exc}") from exc
+        grouped: dict[int, list[dict[str, np.ndarray]]] = {}
+        for visitor_id, sighting_id in rows:
+            if int(sighting_id) in found:
+                grouped.setdefault(int(visitor_id), []).append(found[int(sighting_id)])
+        return list(grouped.values())
+
     # -- actions ------------------------------------------------------------------------------
     def set_ignored(self, text: str, ignored: bool) -> Visitor:
         """Ignore (later faces that match it are ``ignored``) or stop ignoring a visitor."""

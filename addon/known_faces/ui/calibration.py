@@ -9,6 +9,7 @@ inline SVG drawn here, so the page needs no script and no chart library.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,7 @@ class ThresholdRow:
     impostor_pairs: int  # impostor pairs at or above it
     named: int  # faces (left out) that would be named as their own person
     wrong: int  # faces (left out) that would be named as somebody else
+    visitors_named: int  # visitors awaiting review that some person would be named for
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +47,13 @@ class Calibration:
     rows: tuple[ThresholdRow, ...]
 
 
-def calibrate(fused: FusedMatcher, threshold: float, margin: float) -> Calibration:
+def calibrate(fused: FusedMatcher, threshold: float, margin: float,
+              visitors: Sequence[Sequence[Mapping[str, np.ndarray]]] = ()) -> Calibration:
     """Pairwise scores of the gallery's faces (a fixed sample beyond ``MAX_FACES``), fused over
     every model whose vectors cover the same faces as the reference model's, so the charts
-    show the score ``match_threshold`` is compared with."""
+    show the score ``match_threshold`` is compared with; and, per threshold, how many of the
+    ``visitors`` awaiting review (each its sightings' vectors by model) would have been named
+    as somebody: strangers the user has not assigned are what a lower threshold would name."""
     reference = fused.matchers[fused.models[0]]
     models = [m for m in fused.models if _same_faces(fused.matchers[m], reference)]
     owner = np.repeat(np.arange(len(reference.people)),
@@ -69,7 +74,9 @@ def calibrate(fused: FusedMatcher, threshold: float, margin: float) -> Calibrati
     has_pair = np.isfinite(best_genuine)
     rival = np.where(np.isfinite(best_impostor), best_impostor, -1.0)
     leads = (best_genuine - rival)[has_pair]
-    rows = tuple(_row(t, margin, genuine, impostor, best_genuine[has_pair], rival[has_pair])
+    visitor_best, visitor_lead = _visitor_scores(fused, visitors)
+    rows = tuple(_row(t, margin, genuine, impostor, best_genuine[has_pair], rival[has_pair],
+                      int(np.sum((visitor_best >= t) & (visitor_lead >= margin))))
                  for t in sorted({*THRESHOLDS, round(threshold, 2)}))
     return Calibration(len(set(owner.tolist())), len(owner), genuine, impostor, leads, rows)
 
@@ -82,12 +89,30 @@ def _same_faces(matcher: Matcher, reference: Matcher) -> bool:
             and np.array_equal(matcher.starts, reference.starts))
 
 
+def _visitor_scores(fused: FusedMatcher, visitors: Sequence[Sequence[Mapping[str, np.ndarray]]]
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Per visitor, the best person's fused score over its sightings and that person's lead
+    over the runner-up (as the matcher would judge its best sighting)."""
+    best, lead = [], []
+    for sightings in visitors:
+        usable = [s for s in sightings if all(m in s for m in fused.models)]
+        if not usable or not fused.people:
+            continue
+        scores, _ = fused.scores({m: np.stack([s[m] for s in usable]) for m in fused.models})
+        per_person = np.nanmax(scores, axis=0)
+        ranked = np.sort(per_person)[::-1]
+        best.append(float(ranked[0]))
+        lead.append(float(ranked[0] - (ranked[1] if len(ranked) > 1 else -1.0)))
+    return np.asarray(best, np.float32), np.asarray(lead, np.float32)
+
+
 def _row(threshold: float, margin: float, genuine: np.ndarray, impostor: np.ndarray,
-         own: np.ndarray, rival: np.ndarray) -> ThresholdRow:
+         own: np.ndarray, rival: np.ndarray, visitors_named: int) -> ThresholdRow:
     share = float(np.mean(genuine >= threshold)) if len(genuine) else 0.0
     named = int(np.sum((own >= threshold) & (own - rival >= margin)))
     wrong = int(np.sum((rival >= threshold) & (rival - own >= margin)))
-    return ThresholdRow(threshold, share, int(np.sum(impostor >= threshold)), named, wrong)
+    return ThresholdRow(threshold, share, int(np.sum(impostor >= threshold)), named, wrong,
+                        visitors_named)
 
 
 def histogram_svg(series: dict[str, np.ndarray], marks: dict[str, float], *, low: float,

@@ -25,7 +25,7 @@ from ..service.recent import RecentEvent
 from ..service.routes import API_BASE, MAX_JSON_BYTES
 from ..sources.cameras import valid_camera
 from .backend import UiBackend
-from .calibration import calibrate, histogram_svg
+from .calibration import Calibration, calibrate, histogram_svg
 from .paths import LOGIN, root_of
 from .render import STATIC, page, render_text
 from .snapshots import annotated, face_region
@@ -201,9 +201,14 @@ class Pages:
     async def calibration(self, request: web.Request) -> web.Response:
         """Genuine and impostor score histograms of the gallery with the settings marked."""
         settings = self.service.settings
-        fused = self.service.recognizer.fused
-        result = await asyncio.to_thread(calibrate, fused, settings.match_threshold,
-                                         settings.margin)
+        recognizer = self.service.recognizer
+
+        def scored() -> Calibration:
+            visitors = recognizer.visitors.pending_vectors() if recognizer.keep_unknown else []
+            return calibrate(recognizer.fused, settings.match_threshold, settings.margin,
+                             visitors)
+
+        result = await asyncio.to_thread(scored)
         scores = histogram_svg({"genuine": result.genuine, "impostor": result.impostor},
                                {"threshold": settings.match_threshold}, low=-0.25, high=1.0,
                                title="Scores of pairs of gallery photos")
