@@ -49,8 +49,10 @@ def test_health_needs_no_token(api: ServiceRunner) -> None:
     assert body["status"] == "ok"
     assert body["service"] == "known_faces"
     assert body["mqtt"] == "connected"
-    assert set(body) == {"status", "service", "version", "instance_id", "model", "people", "mqtt",
-                         "topic_prefix", "gallery_problems"}
+    assert set(body) == {"status", "service", "version", "instance_id", "model", "mode", "models",
+                         "people", "mqtt", "topic_prefix", "gallery_problems"}
+    assert (body["mode"], body["models"]) == (api.service.engine.mode,
+                                              list(api.service.engine.model_ids))
     assert body["gallery_problems"] == []
 
 

@@ -191,6 +191,8 @@ class Service:
             "version": self.version,
             "instance_id": self.instance_id,
             "model": self.engine.model_id,
+            "mode": self.engine.mode,
+            "models": list(self.engine.model_ids),
             "people": len(self.gallery_sync.people),
             "mqtt": "connected" if self.mqtt_connected else "disconnected",
             "topic_prefix": self.settings.topic_prefix,

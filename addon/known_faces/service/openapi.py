@@ -96,6 +96,8 @@ _SCHEMAS: dict[str, Any] = {
                        "people": {"type": "integer", "minimum": 0},
                        "mqtt": {"type": "string", "enum": ["connected", "disconnected"]},
                        "topic_prefix": _TEXT,
+                       "mode": {"type": "string", "enum": ["accurate", "fast"]},
+                       "models": {"type": "array", "items": _TEXT, "minItems": 1},
                        "gallery_problems": {"type": "array", "items": _TEXT}}),
     "Recognition": _object({"snapshot_id": _TEXT, "camera": _TEXT, "time": _TIME,
                             "face_count": {"type": "integer", "minimum": 0},
