@@ -54,7 +54,9 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
             height, width = struct.unpack(">HH", data[offset + 5 : offset + 9])
             size = (width, height)
         if marker == 0xDA:  # start of scan: the image data must end with EOI
-            return size if data.find(b"\xff\xd9", offset + 2 + length) >= 0 else None
+            # Searched from the end, where a whole file has it: a forward search read the
+            # whole entropy-coded data of every snapshot (0.3 ms a 1080p JPEG, twice).
+            return size if data.rfind(b"\xff\xd9", offset + 2 + length) >= 0 else None
         offset += 2 + length
     return None
 
