@@ -112,8 +112,15 @@ def test_retained_gallery_camera_person_and_status(start_service: Start, listen:
     runner = start_service()
     topics = runner.service.topics
     enroll(runner, "Barack Obama", photo(OBAMA_1))
-    listen(runner).publish(runner.service.snapshot_topics.topic("door"), photo(OBAMA_2))
+    early = listen(runner)
+    early.publish(runner.service.snapshot_topics.topic("door"), photo(OBAMA_2))
     wait_until(lambda: runner.service.metrics.processed.get(camera="door"), 15)
+    # The gallery is republished by a background refresh after each change (the new person,
+    # then their face); wait until the last one went out before subscribing late, or the late
+    # probe may get the retained count-0 payload followed by the live count-1 one.
+    early.wait_for(lambda m: m.topic == topics.gallery
+                   and [p["face_count"] for p in m.json()["people"]] == [1], 15)
+    early.on(topics.camera_state("door"), 15)
 
     late = listen(runner)  # subscribes after the fact: only retained messages arrive
     gallery = late.wait_for(lambda m: m.topic == topics.gallery and bool(m.json()["people"]))[0]
