@@ -118,7 +118,8 @@ def track_video(recognizer: Recognizer, source: VideoSource, *, camera: str,
     ``every_s`` seconds (``watch``); with ``annotate``, write every frame with its boxes and
     labels (same frame count, same rate). ``on_events`` gets each frame's events as they
     happen."""
-    tracked = TrackedCamera(camera, settings, join_visitor(recognizer))
+    tracked = TrackedCamera(camera, settings or TrackerSettings.for_mode(recognizer.engine.mode),
+                            join_visitor(recognizer))
     # Written beside OUT under a temporary name and renamed at the end: a failed run leaves
     # no half-written video under the name asked for.
     partial = writer = None

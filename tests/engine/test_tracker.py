@@ -180,3 +180,23 @@ def test_another_photo_of_the_same_person_rejoins_without_overlap(face: Face) ->
     assert other is not None
     assert again.track_id == first.track_id
     assert other.track_id != first.track_id
+
+
+def test_one_frame_names_a_track_only_when_confident_for_the_mode(face: Face) -> None:
+    """A single frame well above the threshold names a track at once; how far above depends on
+    the score's scale: 0.10 over is confident for the fused score (mode ``accurate``, margin
+    0.08) but not for MobileFaceNet alone (``fast``, 0.15), which waits for a second frame."""
+    obama = face(OBAMA)
+    assert obama.match is not None
+    assert obama.match.best is not None
+    assert TrackerSettings() == TrackerSettings.for_mode("accurate")
+    score = obama.match.threshold + 0.10
+    clear = dataclasses.replace(obama, match=dataclasses.replace(
+        obama.match, best=Candidate("barack_obama", "Barack Obama", score)))
+    box = (10, 10, 110, 110)
+    for mode, frames in (("accurate", 1), ("fast", 2)):
+        tracker = Tracker(TrackerSettings.for_mode(mode))
+        events = [e for i in range(3)
+                  for e in tracker.update([at(clear, box)], now=i * 0.5).events]
+        assert named(events) == [(EventKind.CONFIRMED, "barack_obama")], mode
+        assert events[0].frames == frames, mode

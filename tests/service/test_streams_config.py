@@ -51,5 +51,9 @@ def test_the_budget_scales_every_camera_alike_only_when_it_binds() -> None:
 
 def test_a_slow_stream_s_tracks_outlive_a_missed_frame() -> None:
     """At 2 frames/s the default timeout; at 0.25 frames/s three intervals (12 s)."""
-    assert tracker_settings(2).max_unseen_s == 2.5
-    assert tracker_settings(0.25).max_unseen_s == 12
+    assert tracker_settings(2, "accurate").max_unseen_s == 2.5
+    assert tracker_settings(0.25, "accurate").max_unseen_s == 12
+    assert tracker_settings(0.25, "fast").max_unseen_s == 12
+    # one confident frame names a track: further above the threshold on MobileFaceNet's scale
+    assert tracker_settings(2, "fast").confident_margin > tracker_settings(2, "accurate"
+                                                                          ).confident_margin

@@ -46,11 +46,13 @@ LIVE_BOXES_S = 3.0
 UNSEEN_FRAMES = 3
 
 
-def tracker_settings(fps: float) -> TrackerSettings:
-    """The tracker of a stream read at ``fps``: its timeout never shorter than a few frames,
-    or a budget-slowed camera would start a new track (and event) at every missed face."""
+def tracker_settings(fps: float, mode: str) -> TrackerSettings:
+    """The tracker of a stream read at ``fps`` by an engine in ``mode``: its timeout never
+    shorter than a few frames, or a budget-slowed camera would start a new track (and event)
+    at every missed face."""
     default = TrackerSettings()
-    return TrackerSettings(max_unseen_s=max(default.max_unseen_s, UNSEEN_FRAMES / fps))
+    return TrackerSettings.for_mode(mode,
+                                    max_unseen_s=max(default.max_unseen_s, UNSEEN_FRAMES / fps))
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +79,10 @@ class StreamCameras:
         self.tracked: dict[str, TrackedCamera] = {}
         self.readers: dict[str, StreamReader] = {}
         self._live: dict[str, tuple[tuple[float, str | None], bytes]] = {}
+        mode = recognizer.engine.mode
         for name, options in streams.items():
             assert options.stream is not None
-            self.tracked[name] = TrackedCamera(name, tracker_settings(self.budget.fps(name)),
+            self.tracked[name] = TrackedCamera(name, tracker_settings(self.budget.fps(name), mode),
                                                join_visitor(recognizer), keep_finished=False)
             recognition.trackers[name] = self.tracked[name]
             self.readers[name] = StreamReader(
