@@ -35,6 +35,8 @@ async def async_get_config_entry_diagnostics(
         "gallery_version": data.gallery_version,
         "people": [asdict(person) for person in data.people.values()],
         "sightings": {slug: asdict(sighting) for slug, sighting in data.sightings.items()},
+        # The visitors summary: ids, times, sighting counts and cameras, no crops.
+        "visitors": asdict(data.visitors),
         "cameras": {
             camera: {**asdict(state), "face": None if state.face is None else len(state.face)}
             for camera, state in data.cameras.items()

@@ -22,6 +22,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 
 from .test_entities import camera_state, detected
+from .test_visitors import summary
 
 # Values that change from run to run, not with the integration's behaviour.
 VOLATILE_ATTRIBUTES = {"access_token", "entity_picture"}
@@ -109,8 +110,13 @@ async def test_diagnostics(
     hass_client: ClientSessionGenerator,
     snapshot: SnapshotAssertion,
 ) -> None:
-    """Diagnostics: the token redacted, face crops only by their size; times come from MQTT."""
+    """Diagnostics: the token redacted, face crops only by their size, the visitors awaiting
+    review without their crops; times come from MQTT."""
     await _feed(hass)
+    async_fire_mqtt_message(
+        hass, "known_faces/visitors", summary(("v_0007", "2026-11-23T14:00:00+00:00"), pending=2)
+    )
+    await hass.async_block_till_done()
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
     assert "s3cret-token" not in json.dumps(diagnostics)
     assert diagnostics == snapshot
