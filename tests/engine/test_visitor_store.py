@@ -369,3 +369,22 @@ def test_the_frames_of_one_visit_count_once(visitors: Visitors) -> None:
     assert counts == [(1, 1), (1, 1), (1, 1), (2, 2), (3, 3), (4, 4)]
     assert len(visitors.sightings("v_0001")) == 6
     assert visitors.get("v_0001").last_seen == stamp(32)
+
+
+def test_pages_of_visitors_cover_the_listing_once(visitors: Visitors) -> None:
+    """Pages follow the listing's order (last seen first, ties newest id first), never overlap
+    or skip, and say where the next one starts until the last."""
+    rng = np.random.default_rng(7)
+    for minutes in (0, 0, 1, 2, 2, 2, 3):  # ties on last seen must still page cleanly
+        see(visitors, unit(rng), minutes=minutes)
+    pages, offset = [], 0
+    while offset is not None:
+        found, offset = visitors.page(None, 3, offset)
+        pages.append([v.label for v in found])
+    assert [len(p) for p in pages] == [3, 3, 1]
+    paged = [label for p in pages for label in p]
+    assert paged == [v.label for v in visitors.listing()]
+    assert len(set(paged)) == 7
+    assert visitors.page(None, 7, 0)[1] is None  # exactly one page: no next
+    visitors.set_ignored("v_0002", True)
+    assert visitors.page("ignored", 3, 0) == ([visitors.get("v_0002")], None)

@@ -122,6 +122,28 @@ def test_ignore_unignore_merge_and_forget(start_service: Start, listen: Listen, 
         db.close()
 
 
+def test_visitors_are_listed_in_pages(start_service: Start, listen: Listen, photo: Photo,
+                                     faces_manifest: dict[str, Any]) -> None:
+    """Four strangers are four visitors; pages of three give them all once, last seen first,
+    with the total and where the next page starts; bad paging parameters are 400."""
+    runner = start_service()
+    probe = listen(runner)
+    strangers = ["amy_adams", "joe_biden", "kit_harington", "rose_leslie"]
+    seen = [snapshot(probe, runner, photo(faces_manifest["people"][p][0]), "door")[0]["visitor"]
+            for p in strangers]
+    assert len(set(seen)) == 4
+    first = runner.http("GET", "/visitors?limit=3").json()
+    assert (len(first["visitors"]), first["total"], first["next_offset"]) == (3, 4, 3)
+    rest = runner.http("GET", f"/visitors?limit=3&offset={first['next_offset']}").json()
+    assert (len(rest["visitors"]), rest["total"], rest["next_offset"]) == (1, 4, None)
+    assert [v["visitor"] for v in first["visitors"] + rest["visitors"]] == seen[::-1]
+    assert runner.http("GET", "/visitors?status=ignored&limit=3").json() == {
+        "visitors": [], "total": 0, "next_offset": None}
+    for query in ("limit=0", "limit=501", "limit=x", "offset=-1", "offset=1.5"):
+        bad = runner.http("GET", f"/visitors?{query}")
+        assert (bad.status, bad.json()["error"]) == (400, "invalid_parameter"), query
+
+
 def test_search_finds_earlier_sightings_newest_first(start_service: Start, listen: Listen,
                                                     photo: Photo,
                                                     faces_manifest: dict[str, Any]) -> None:

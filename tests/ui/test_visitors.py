@@ -22,6 +22,7 @@ from .conftest import Ui
 BIDEN_1, BIDEN_2 = "people/joe_biden/joe_biden_1.jpg", "people/joe_biden/joe_biden_2.jpg"
 KIT_1, KIT_2 = ("people/kit_harington/kit_harington_1.jpg",
                 "people/kit_harington/kit_harington_2.jpg")
+AMY_1 = "people/amy_adams/amy_adams_1.jpg"
 
 
 def visitors_service(start_service: Callable[..., ServiceRunner]) -> ServiceRunner:
@@ -111,4 +112,27 @@ def test_search_by_photo_finds_past_sightings(
     ui.page.wait_for_load_state("networkidle")
     ui.screenshot("search")
     assert seen["visitor"]  # the sighting searched for was a visitor's
+    assert ui.errors == [], ui.errors
+
+
+def test_many_visitors_are_shown_a_page_at_a_time(
+        start_service: Callable[..., ServiceRunner], open_ui: Callable[..., Ui],
+        listen: Callable[[ServiceRunner], MqttProbe], photo: Callable[[str], bytes],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page holds ``VISITORS_PAGE`` cards (two here, 48 in use); "Show more" appends the
+    next page after them, and is gone once every visitor is shown."""
+    monkeypatch.setattr("known_faces.ui.pages.VISITORS_PAGE", 2)
+    runner = visitors_service(start_service)
+    probe = listen(runner)
+    seen = [send(probe, runner, "street", photo(p))["visitor"] for p in (BIDEN_1, KIT_1, AMY_1)]
+    ui = open_ui(runner)
+    ui.login(runner.service.token)
+    ui.go("visitors")
+    cards = ui.page.locator("#visitors-pending li.visitor")
+    expect(cards).to_have_count(2)
+    more = ui.page.get_by_role("button", name="Show more (2 of 3 shown)")
+    more.click()
+    expect(cards).to_have_count(3)
+    expect(more).to_have_count(0)
+    assert [cards.nth(i).get_attribute("data-visitor") for i in range(3)] == seen[::-1]
     assert ui.errors == [], ui.errors

@@ -130,7 +130,9 @@ _SIGHTING = _object({"id": {"type": "integer", "minimum": 1}, "time": _TIME, "ca
                      "quality": {"type": "object", "additionalProperties": _NUMBER}})
 _SCHEMAS.update({
     "Visitor": _VISITOR,
-    "Visitors": _object({"visitors": {"type": "array", "items": _ref("Visitor")}}),
+    "Visitors": _object({"visitors": {"type": "array", "items": _ref("Visitor")},
+                         "total": _COUNT,
+                         "next_offset": {"type": "integer", "minimum": 0, "nullable": True}}),
     "VisitorWithSightings": {"allOf": [_ref("Visitor"), _object(
         {"kept_sightings": {"type": "array", "items": _SIGHTING}})]},
     "Assigned": _object({"person": _ref("Person"), "created": {"type": "boolean"},

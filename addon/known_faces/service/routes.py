@@ -18,6 +18,7 @@ API_BASE = "/api/v1"
 MAX_ARCHIVE_BYTES = 512 * 1024 * 1024
 MAX_JSON_BYTES = 16 * 1024
 MAX_EVENTS = 500
+MAX_VISITORS_PAGE = 500
 INT64_MAX = 2**63 - 1  # SQLite's largest integer: the face id range
 LIVE_BOUNDARY = "frame"  # the MJPEG live view's part separator
 
@@ -161,7 +162,11 @@ ROUTES += (
     Route("GET", "/visitors", "list_visitors", "Visitors (unknown faces grouped), last seen "
           "first.", (200, 400, 401), answer="Visitors",
           query=(Param("status", "string", "Only those awaiting review, or only ignored ones.",
-                       enum=("pending", "ignored")),)),
+                       enum=("pending", "ignored")),
+                 Param("limit", "integer", f"How many per page (1–{MAX_VISITORS_PAGE}).", 100,
+                       minimum=1, maximum=MAX_VISITORS_PAGE),
+                 Param("offset", "integer", "How many to skip: the previous page's next_offset.",
+                       0, minimum=0, maximum=INT64_MAX))),
     Route("GET", "/visitors/{visitor}", "get_visitor", "One visitor with its kept sightings.",
           (200, *_VISITOR_ERRORS), answer="VisitorWithSightings"),
     Route("GET", "/visitors/{visitor}/crop", "visitor_crop",

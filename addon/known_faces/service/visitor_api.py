@@ -16,8 +16,8 @@ from aiohttp import web
 
 from ..errors import InvalidName
 from ..publish import payloads
-from .http_api import ApiError, ascii_int, read_body, read_image
-from .routes import API_BASE, MAX_JSON_BYTES
+from .http_api import ApiError, ascii_int, query_int, read_body, read_image
+from .routes import API_BASE, INT64_MAX, MAX_JSON_BYTES, MAX_VISITORS_PAGE
 
 if TYPE_CHECKING:
     from .api_backend import ApiBackend
@@ -56,12 +56,17 @@ class VisitorApi:
         self.service = service
 
     async def list_visitors(self, request: web.Request) -> web.Response:
-        """Visitors, last seen first, optionally only pending or ignored ones."""
+        """One page of visitors, last seen first, optionally only pending or ignored ones, with
+        the total of that status and the next page's offset (a busy street gives thousands)."""
         status = request.query.get("status")
         if status is not None and status not in STATUSES:
             raise ApiError(400, "invalid_parameter", "'status' must be pending or ignored")
-        found = await self.service.visitor_call(lambda v: v.listing(status))
-        return web.json_response({"visitors": [payloads.visitor(v, API_BASE) for v in found]})
+        limit = query_int(request, "limit", 100, 1, MAX_VISITORS_PAGE)
+        offset = query_int(request, "offset", 0, 0, INT64_MAX)
+        (found, next_offset), total = await self.service.visitor_call(
+            lambda v: (v.page(status, limit, offset), v.count(status)))
+        return web.json_response({"visitors": [payloads.visitor(v, API_BASE) for v in found],
+                                  "total": total, "next_offset": next_offset})
 
     async def get_visitor(self, request: web.Request) -> web.Response:
         """One visitor with its kept sightings."""

@@ -488,15 +488,23 @@ class Visitors:
         return None if found is None else (label(found[0]), found[1], found[2])
 
     # -- reading ------------------------------------------------------------------------------
-    def listing(self, status: str | None = None, limit: int | None = None) -> list[Visitor]:
-        """Visitors, last seen first; ``status`` ``pending`` or ``ignored`` filters."""
+    def listing(self, status: str | None = None, limit: int | None = None,
+                offset: int = 0) -> list[Visitor]:
+        """Visitors, last seen first (ties: newest id first, so pages never overlap);
+        ``status`` ``pending`` or ``ignored`` filters; ``limit`` and ``offset`` page."""
         where = {"pending": " WHERE v.ignored = 0", "ignored": " WHERE v.ignored = 1"}
-        sql = _VISITOR_SQL + where.get(status or "", "") + " ORDER BY v.last_seen DESC, v.id DESC"
-        params: tuple[Any, ...] = ()
-        if limit is not None:
-            sql += " LIMIT ?"
-            params = (limit,)
-        return [_visitor(row) for row in self.gallery._query(sql, params)]
+        sql = (_VISITOR_SQL + where.get(status or "", "") +
+               " ORDER BY v.last_seen DESC, v.id DESC LIMIT ? OFFSET ?")
+        rows = self.gallery._query(sql, (-1 if limit is None else limit, offset))
+        return [_visitor(row) for row in rows]
+
+    def page(self, status: str | None, limit: int, offset: int
+             ) -> tuple[list[Visitor], int | None]:
+        """One page of ``listing`` and the offset of the next one (None: this is the last),
+        told by reading one visitor more than the page holds, so the answer is consistent
+        whatever changes between two requests."""
+        found = self.listing(status, limit + 1, offset)
+        return found[:limit], offset + limit if len(found) > limit else None
 
     def count(self, status: str | None = None) -> int:
         """How many visitors (``pending``: awaiting review)."""

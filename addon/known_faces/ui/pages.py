@@ -31,6 +31,8 @@ from .render import STATIC, page, render_text
 from .snapshots import annotated, face_region
 
 EVENT_STATUSES = ("known", "unknown", "ignored")
+# Visitor cards per page load and per "Show more" (each card loads a crop).
+VISITORS_PAGE = 48
 HEALTH_SHOWN = frozenset({"status", "service", "version", "model", "mqtt", "topic_prefix",
                           "people", "instance_id", "gallery_problems"})
 
@@ -251,7 +253,7 @@ class Pages:
         people = await self.service.gallery_call(lambda g: g.people())
         return page(request, self.access, "visitors.html", active="visitors",
                     title="Visitors", available=self._api_has(request, "/visitors"),
-                    people=people)
+                    people=people, page_size=VISITORS_PAGE)
 
     async def search(self, request: web.Request) -> web.Response:
         """Drop a photo, see every past sighting of its faces."""

@@ -184,15 +184,26 @@ function visitorCard(v, status) {
       actions));
 }
 
-async function loadVisitors(list) {
+// One page of a status's visitors; "Show more" appends the next (a busy street makes thousands).
+async function loadVisitors(list, offset = 0) {
   const status = list.dataset.visitors;
+  const more = list.nextElementSibling?.matches("p.more") ? list.nextElementSibling : null;
   try {
-    const answer = await api("GET", `api/v1/visitors?status=${status}`);
-    const visitors = Array.isArray(answer) ? answer : answer.visitors || [];
-    list.replaceChildren(...visitors.map((v) => visitorCard(v, status)));
-    if (!visitors.length) list.append(element("li", { class: "empty" }, status === "pending" ? "Nobody awaits review." : "Nobody is ignored."));
+    const answer = await api("GET", `api/v1/visitors?status=${status}&limit=${list.dataset.pageSize}&offset=${offset}`);
+    const cards = answer.visitors.map((v) => visitorCard(v, status));
+    if (offset === 0) list.replaceChildren(...cards);
+    else list.append(...cards);
+    if (!cards.length && offset === 0) list.append(element("li", { class: "empty" }, status === "pending" ? "Nobody awaits review." : "Nobody is ignored."));
+    more?.remove();
+    if (answer.next_offset !== null) {
+      const button = element("button", { type: "button" }, `Show more (${list.children.length} of ${answer.total} shown)`);
+      button.addEventListener("click", () => loadVisitors(list, answer.next_offset));
+      list.after(element("p", { class: "more" }, button));
+    }
   } catch (err) {
-    list.replaceChildren(element("li", { class: "error" }, err.message));
+    const failed = element("li", { class: "error" }, err.message);
+    if (offset === 0) list.replaceChildren(failed);
+    else list.append(failed);
   }
 }
 
@@ -273,5 +284,5 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   const events = document.getElementById("events");
   if (events) followEvents(events);
-  document.querySelectorAll("[data-visitors]").forEach(loadVisitors);
+  document.querySelectorAll("[data-visitors]").forEach((list) => loadVisitors(list));
 });
