@@ -7,6 +7,7 @@ the bound is issue 8's: 300 MB whatever arrives.
 
 from __future__ import annotations
 
+import resource
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from known_faces.service.memory import return_large_buffers
+from known_faces.service.memory import MMAP_THRESHOLD_BYTES, return_large_buffers
 
 from .helpers import Broker, MqttProbe, ServiceProcess, request, wait_until
 
@@ -82,6 +83,33 @@ def test_bombs_keep_peak_memory_bounded(broker: Broker, tmp_path: Path,
         service.stop()
 
 
-def test_freed_image_buffers_go_back_to_the_system() -> None:
-    """glibc's mmap threshold is fixed (see service/memory.py), here as in ``serve``."""
+def resident_kb() -> int:
+    """This process's resident memory (``VmRSS``), KiB."""
+    status = Path("/proc/self/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
+
+
+def page_faults() -> int:
+    """Minor page faults of this process so far: pages it touched for the first time."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def test_large_freed_buffers_go_back_and_everyday_ones_are_reused() -> None:
+    """glibc's thresholds as ``serve`` sets them (service/memory.py): a buffer as large as an
+    image that takes turns for memory is unmapped when freed; a 1080p image's buffer comes
+    from the heap, so the next snapshot reuses its pages instead of faulting in new ones."""
     assert return_large_buffers() is True
+    large = np.ones(MMAP_THRESHOLD_BYTES + 4 * 2**20, np.uint8)
+    held = resident_kb()
+    del large
+    assert held - resident_kb() >= MMAP_THRESHOLD_BYTES // 1024
+
+    frame_bytes = 1920 * 1080 * 3
+    frame = np.ones(frame_bytes, np.uint8)
+    later = np.ones(256 * 1024, np.uint8)  # allocated after it: the freed frame is not the top
+    del frame
+    before = page_faults()
+    again = np.ones(frame_bytes, np.uint8)
+    faults = page_faults() - before
+    assert faults < frame_bytes // 4096 // 10, f"{faults} new pages for a reused 1080p buffer"
+    assert int(again[-1]) + int(later[-1]) == 2

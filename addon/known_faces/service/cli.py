@@ -82,7 +82,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ..pipeline.engine import Engine
     from ..pipeline.quality import QualityGates
     from .app import Service
-    from .memory import return_large_buffers
+    from .memory import release_free_heap, return_large_buffers
     from .supervisor import Supervisor
 
     return_large_buffers()
@@ -93,6 +93,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         embedder=embedder_spec(settings.embedder_file, settings.embedder_preprocessing),
         mode=settings.mode,
     )
+    release_free_heap()
     service = Service(settings, engine, supervisor=Supervisor.from_environment())
     asyncio.run(_serve(service))
     return 0
